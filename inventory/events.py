@@ -1,0 +1,63 @@
+"""Events the inventory context publishes (its public contract)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from outbox.contracts import event
+
+
+@dataclass(frozen=True)
+class ReservedLine:
+    sku: str
+    quantity: int
+
+
+@event("inventory.ProductAdded", version=1, terminal=True)
+@dataclass(frozen=True)
+class ProductAdded:
+    sku: str
+    name: str
+    price: Decimal
+
+
+@event("inventory.GoodsReceived", version=1, terminal=True)
+@dataclass(frozen=True)
+class GoodsReceived:
+    sku: str
+    quantity: int
+
+
+@event("inventory.StockReserved", version=1)
+@dataclass(frozen=True)
+class StockReserved:
+    """Every line of the order is held (semantic lock) until `expires_at` (ISO 8601)."""
+
+    order_id: str
+    lines: tuple[ReservedLine, ...]
+    expires_at: str
+
+
+@event("inventory.StockReservationFailed", version=1)
+@dataclass(frozen=True)
+class StockReservationFailed:
+    order_id: str
+    reason: str  # readable by a customer: "out of stock: SKU-7"
+
+
+@event("inventory.StockReleased", version=1)
+@dataclass(frozen=True)
+class StockReleased:
+    order_id: str
+    lines: tuple[ReservedLine, ...]
+    reason: str
+
+
+@event("inventory.StockCommitted", version=1, terminal=True)
+@dataclass(frozen=True)
+class StockCommitted:
+    """The held units left the warehouse with the order: on hand -= q, held -= q."""
+
+    order_id: str
+    lines: tuple[ReservedLine, ...]

@@ -1,0 +1,60 @@
+"""Events the orders context publishes (its public contract; other contexts may import this)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from outbox.contracts import event
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class ShippingAddress:
+    name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    line2: str = ""
+
+
+@event("orders.OrderPlaced", version=1)
+@dataclass(frozen=True)
+class OrderPlaced:
+    order_id: str
+    customer_id: str
+    lines: tuple[OrderLine, ...]
+    total: Decimal
+    shipping_address: ShippingAddress
+    payment_token: str
+
+
+@event("orders.OrderConfirmed", version=1)
+@dataclass(frozen=True)
+class OrderConfirmed:
+    """The pivot: past it nothing is undone, only corrected forward."""
+
+    order_id: str
+
+
+@event("orders.OrderCancelled", version=1)
+@dataclass(frozen=True)
+class OrderCancelled:
+    order_id: str
+    reason: str
+    # "saga" (a step failed), "customer" or "operator:<username>"
+    requested_by: str
+
+
+@event("orders.ConfirmationEmailSent", version=1, terminal=True)
+@dataclass(frozen=True)
+class ConfirmationEmailSent:
+    order_id: str
+    to: str

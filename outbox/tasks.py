@@ -1,0 +1,35 @@
+"""Celery tasks of the outbox: run deliveries, sweep, prune."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from celery.signals import celeryd_after_setup
+
+from outbox import delivery, pruning, relay
+
+log = logging.getLogger(__name__)
+
+
+@celeryd_after_setup.connect
+def remember_served_queues(sender: str, instance: Any, **kwargs: Any) -> None:
+    """Inline hops only follow deliveries whose queue this worker consumes."""
+    relay.served_queues.update(instance.app.amqp.queues.consume_from.keys())
+
+
+@shared_task(name="outbox.deliver", acks_late=True, reject_on_worker_lost=True)
+def deliver(delivery_ids: list[int]) -> dict[str, int]:
+    counts = delivery.run_batch(delivery_ids)
+    return {outcome.value: n for outcome, n in counts.items() if n}
+
+
+@shared_task(name="outbox.sweep", ignore_result=True)
+def sweep() -> int:
+    return relay.sweep()
+
+
+@shared_task(name="outbox.prune", ignore_result=True)
+def prune() -> int:
+    return pruning.prune_done_deliveries()

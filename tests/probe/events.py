@@ -1,0 +1,19 @@
+from dataclasses import dataclass
+
+from outbox.contracts import event
+
+
+@event("probe.Pinged", version=2)
+@dataclass(frozen=True)
+class Pinged:
+    """`key` names the effect; `sleep` makes the handler slow (for kill tests)."""
+
+    key: str
+    sleep: float = 0.0
+    note: str = ""
+
+
+@event("probe.Ponged", version=1, terminal=True)
+@dataclass(frozen=True)
+class Ponged:
+    key: str
