@@ -78,7 +78,9 @@ DATABASES = {
 # Persistent connections: a connection per request or task is a round trip we do not need.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-DATABASES["default"].setdefault("TEST", {})
+# The simulated payment gateway and carrier keep their ledgers through a connection of their
+# own: like a real provider's, their records survive a rollback of our transaction.
+DATABASES["providers"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
