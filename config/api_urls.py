@@ -3,4 +3,7 @@
 from django.urls import include, path
 
 urlpatterns: list = [
+    path("", include("orders.urls")),
+    path("", include("inventory.urls")),
+    path("", include("saga.urls")),
 ]

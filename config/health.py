@@ -31,7 +31,8 @@ def _broker() -> str | None:
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    failures = {name: err for name, err in (("database", _database()), ("broker", _broker())) if err}
+    checks = (("database", _database()), ("broker", _broker()))
+    failures = {name: error for name, error in checks if error}
     if failures:
         return JsonResponse({"status": "unavailable", "failed": failures}, status=503)
     return JsonResponse({"status": "ok"})

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import environ
 
+from config.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -46,6 +48,7 @@ if env.bool("SAGA_TEST_APPS", default=False):
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestContextMiddleware",
+    "saga.metrics.ApiRequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -188,27 +191,25 @@ DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="orders@example.co
 # --- Logging: JSON lines in production, readable in development ---------------------------
 LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"context": {"()": "config.logging.CorrelationFilter"}},
-    "formatters": {
-        "json": {"()": "config.logging.JsonFormatter"},
-        "text": {
-            "format": "%(asctime)s %(levelname)s %(name)s "
-            "[corr=%(correlation_id)s cause=%(causation_id)s] %(message)s"
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["context"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        "celery": {"level": "INFO"},
-    },
-}
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)  # one shape for Django, gunicorn, Celery
+
+# --- Saga coordination state and reconciler (saga app) ------------------------------------
+# A step with no new event for this long is stalled: the reconciler retries it.
+SAGA_STEP_DEADLINE_SECONDS = env.float("SAGA_STEP_DEADLINE_SECONDS", default=30.0)
+# Retries of one stalled step before the reconciler compensates (only before the pivot).
+SAGA_STEP_RETRIES = env.int("SAGA_STEP_RETRIES", default=3)
+# A saga not converged this long after it started needs a person.
+SAGA_BUDGET_SECONDS = env.float("SAGA_BUDGET_SECONDS", default=900.0)
+SAGA_RECONCILE_INTERVAL_SECONDS = env.float("SAGA_RECONCILE_INTERVAL_SECONDS", default=5.0)
+SAGA_RECONCILE_BATCH = env.int("SAGA_RECONCILE_BATCH", default=200)
+# Capped exponential backoff between the reconciler's visits to one saga.
+SAGA_BACKOFF_BASE_SECONDS = env.float("SAGA_BACKOFF_BASE_SECONDS", default=5.0)
+SAGA_BACKOFF_CAP_SECONDS = env.float("SAGA_BACKOFF_CAP_SECONDS", default=300.0)
+# Converged sagas are re-verified against the participants a page at a time.
+SAGA_VERIFY_INTERVAL_SECONDS = env.float("SAGA_VERIFY_INTERVAL_SECONDS", default=60.0)
+SAGA_VERIFY_BATCH = env.int("SAGA_VERIFY_BATCH", default=500)
+SAGA_SAMPLE_INTERVAL_SECONDS = env.float("SAGA_SAMPLE_INTERVAL_SECONDS", default=60.0)
+# Refunds the saga did not plan wait for an operator's approval when this is on.
+RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS = env.bool(
+    "RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS", default=False
+)

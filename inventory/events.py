@@ -61,3 +61,16 @@ class StockCommitted:
 
     order_id: str
     lines: tuple[ReservedLine, ...]
+
+
+# What a reservation learns from the other contexts, recorded on its own stream so its state can
+# always be rebuilt from the event store alone. No other context reacts to it (terminal).
+
+
+@event("inventory.OrderCancellationNoted", version=1, terminal=True)
+@dataclass(frozen=True)
+class OrderCancellationNoted:
+    """The order was cancelled before any stock was held for it: it never will be."""
+
+    order_id: str
+    reason: str

@@ -16,7 +16,10 @@ class OutboxConfig(AppConfig):
     verbose_name = "Event store and outbox"
 
     def ready(self) -> None:
-        from outbox import tasks  # noqa: F401  (registers the Celery tasks and worker signal)
+        from outbox import (  # noqa: F401  (registers the tasks, worker signal, no-op handler)
+            diagnostics,
+            tasks,
+        )
         from outbox.schedules import periodic
 
         periodic("outbox: sweep pending deliveries", "outbox.sweep",

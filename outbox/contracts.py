@@ -65,11 +65,14 @@ def _jsonable(value: Any) -> Any:
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_payload(value)  # a nested value (an order line, an address)
     return value
 
 
 def to_payload(ev: DomainEvent) -> dict[str, Any]:
-    """The JSON form of an event: Decimals become strings, tuples become lists."""
+    """The JSON form of an event: Decimals become strings, tuples become lists, nested
+    dataclasses become objects."""
     return {f.name: _jsonable(getattr(ev, f.name)) for f in dataclasses.fields(ev)}  # type: ignore[arg-type]
 
 

@@ -13,23 +13,22 @@ import traceback
 from collections import deque
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
+import orjson
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from outbox import registry, relay
 from outbox.context import message_context
 from outbox.models import Delivery
-from outbox.store import envelope
+from outbox.store import Envelope, envelope_of
 
 log = logging.getLogger(__name__)
 
 # Deliveries one task may run through inline hops before it hands the rest to the broker.
 MAX_INLINE = 200
-# A retry message may arrive a little before its row says it is due.
-DUE_TOLERANCE = timedelta(milliseconds=200)
 
 
 class PermanentError(Exception):
@@ -52,38 +51,79 @@ def backoff(attempts: int) -> float:
     return random.uniform(0, ceiling)
 
 
-def run_delivery(delivery_id: int) -> Outcome:
+# One statement takes the row lock (skipping a row another worker holds), checks that the
+# delivery is still pending (and not stale), marks it done and reads its event. The mark only
+# becomes visible if the handler succeeds and the transaction commits; a failure rolls it back.
+# done_at is when the successful attempt began (the no-op diagnostic handler's handled-at).
+_TAKE_SQL = """
+WITH locked AS (
+    SELECT id FROM outbox_delivery
+    WHERE id = %s AND status = 'pending' AND (%s::integer IS NULL OR attempts = %s::integer)
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox_delivery AS d
+SET status = 'done', attempts = d.attempts + 1, done_at = clock_timestamp()
+FROM locked, outbox_event AS e
+WHERE d.id = locked.id AND e.id = d.event_id
+RETURNING d.handler, d.attempts - 1, e.id, e.stream_type, e.stream_id, e.version, e.event_type,
+          e.schema_version, e.payload, e.metadata, e.correlation_id, e.recorded_at
+"""
+
+
+def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Outcome:
+    """Run one delivery in its own transaction.
+
+    `expected_attempts` is the attempt count the message was sent for: a message sent before
+    a later attempt ran (a duplicate, a sweep that raced a retry, a broker redelivery) is
+    stale and skipped, so a retry's backoff is honoured. The sweep and every retry send the
+    current count, so the newest message always runs. None (an old message) skips no check.
+    """
+    attempts_seen = expected_attempts
     try:
         with transaction.atomic():
-            row = (
-                Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("event")
-                .filter(id=delivery_id)
-                .first()
-            )
-            if row is None or row.status != Delivery.Status.PENDING:
-                return Outcome.SKIPPED
-            if row.attempts and row.next_attempt_at > timezone.now() + DUE_TOLERANCE:
-                return Outcome.SKIPPED  # an early duplicate of a retry: honour the backoff
-            env = envelope(row.event)
-            sub = registry.subscription(row.handler, row.event.event_type)
+            with connection.cursor() as cursor:
+                cursor.execute(_TAKE_SQL, [delivery_id, expected_attempts, expected_attempts])
+                taken = cursor.fetchone()
+            if taken is None:
+                return Outcome.SKIPPED  # done or dead, held by another worker, stale, or gone
+            handler, attempts_seen, *columns = taken
+            env = _envelope(columns)
+            sub = registry.subscription(handler, env.event_type)
             with message_context(
-                correlation=env.correlation_id, causation=str(env.id), by=f"handler:{row.handler}"
+                correlation=env.correlation_id, causation=str(env.id), by=f"handler:{handler}"
             ):
                 sub.func(env.event, env)
-            Delivery.objects.filter(id=row.id).update(
-                status=Delivery.Status.DONE, attempts=F("attempts") + 1, done_at=timezone.now()
-            )
         return Outcome.DONE
     except Exception as exc:
-        return record_failure(delivery_id, exc)
+        return record_failure(delivery_id, exc, attempts_seen)
 
 
-def record_failure(delivery_id: int, exc: BaseException) -> Outcome:
+def _envelope(columns: list[Any]) -> Envelope:
+    (event_id, stream_type, stream_id, version, event_type, schema_version, payload, metadata,
+     correlation_id, recorded_at) = columns
+    return envelope_of(
+        event_id=event_id, stream_type=stream_type, stream_id=stream_id, version=version,
+        event_type=event_type, schema_version=schema_version, payload=_json(payload),
+        metadata=_json(metadata) or {}, correlation_id=correlation_id, recorded_at=recorded_at,
+    )
+
+
+def _json(value: str | dict[str, Any] | None) -> Any:
+    # The Django backend hands JSONB to raw cursors as text; decode it the fast way.
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def record_failure(
+    delivery_id: int, exc: BaseException, attempts_seen: int | None = None
+) -> Outcome:
+    """Count the failed attempt and schedule the next one, or make the delivery dead.
+    Nothing is recorded if another run has moved the delivery on since `attempts_seen`."""
     error = "".join(traceback.format_exception(exc))[-4000:]
     with transaction.atomic():
         row = Delivery.objects.select_for_update().filter(id=delivery_id).first()
         if row is None or row.status != Delivery.Status.PENDING:
+            return Outcome.SKIPPED
+        if attempts_seen is not None and row.attempts != attempts_seen:
             return Outcome.SKIPPED
         row.attempts += 1
         row.last_error = error
@@ -96,28 +136,46 @@ def record_failure(delivery_id: int, exc: BaseException) -> Outcome:
         delay = backoff(row.attempts)
         row.next_attempt_at = timezone.now() + timedelta(seconds=delay)
         row.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-        log.warning("delivery %s to %s failed (attempt %d), retry in %.2fs: %s",
+        log.warning("delivery %s to %s failed (attempt %d), retry in %.3fs: %s",
                     row.id, row.handler, row.attempts, delay, exc)
-        queue = row.queue
+        queue, attempts = row.queue, row.attempts
     # Short waits ride a delayed message; long ones are left to the sweep (a delayed message
     # held past the broker's visibility timeout would be redelivered anyway).
     if delay <= 60:
-        relay.send([(delivery_id, queue)], countdown=delay)
+        relay.send([(delivery_id, queue)], countdown=delay, attempts=attempts)
     return Outcome.RETRY
 
 
-def run_batch(delivery_ids: list[int]) -> dict[Outcome, int]:
-    """Run deliveries in order, each in its own transaction, following inline hops."""
+def run_batch(
+    delivery_ids: list[int], attempts: list[int] | None = None
+) -> dict[Outcome, int]:
+    """Run deliveries in order, each in its own transaction, following inline hops.
+
+    `attempts[i]` is the attempt count `delivery_ids[i]` was sent for (see `run_delivery`);
+    the deliveries found by inline hops are new, so they are run for attempt 0.
+    """
     counts: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
-    todo = deque(delivery_ids)
+    expected = attempts if attempts is not None else [None] * len(delivery_ids)
+    todo: deque[tuple[int, int | None]] = deque(zip(delivery_ids, expected, strict=True))
     budget = len(delivery_ids) + MAX_INLINE
     with relay.inline_hops(enabled=settings.OUTBOX_INLINE_HOPS) as hops:
         while todo and budget > 0:
-            counts[run_delivery(todo.popleft())] += 1
+            delivery_id, expected_attempts = todo.popleft()
+            try:
+                counts[run_delivery(delivery_id, expected_attempts)] += 1
+            except Exception:
+                # Even recording the failure failed (the database went away?): leave this
+                # delivery to the sweep, get a fresh connection, and go on with the batch.
+                log.exception("delivery %s could not run or record its failure", delivery_id)
+                connection.close_if_unusable_or_obsolete()
+                counts[Outcome.SKIPPED] += 1
             budget -= 1
-            todo.extend(hops)
+            todo.extend((delivery_id, 0) for delivery_id in hops)
             hops.clear()
     if todo:
         # Past the budget: hand the rest to the broker (one query reads their queues).
-        relay.send(list(Delivery.objects.filter(id__in=list(todo)).values_list("id", "queue")))
+        rows = Delivery.objects.filter(id__in=[i for i, _ in todo]).values_list(
+            "id", "queue", "attempts"
+        )
+        relay.send([(i, q) for i, q, _ in rows], attempts={i: n for i, _, n in rows})
     return counts

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -30,12 +30,31 @@ _inline_sink: ContextVar[list[int] | None] = ContextVar("outbox_inline_sink", de
 served_queues: set[str] = set()
 
 
+# Set by `suppressed()`: appends register no on-commit send (bulk loads, crash simulations).
+_suppressed: ContextVar[bool] = ContextVar("outbox_relay_suppressed", default=False)
+
+
+@contextmanager
+def suppressed() -> Iterator[None]:
+    """Leave the deliveries appended inside the block to the sweep instead of sending them on
+    commit: for bulk loads that should not flood the broker, and to simulate a crash between
+    commit and send. The rows are committed as usual; the sweep sends them once due."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
+
+
 def publish_on_commit(batch: Batch) -> None:
+    if _suppressed.get():
+        return
     transaction.on_commit(lambda: publish(batch))
 
 
 def publish(batch: Batch) -> None:
-    """Send deliveries to their queues now (or hand them to the running task)."""
+    """Send new (or replayed, attempts 0) deliveries to their queues now, or hand them to the
+    running task."""
     sink = _inline_sink.get()
     remote: Batch = []
     for delivery_id, queue in batch:
@@ -47,9 +66,16 @@ def publish(batch: Batch) -> None:
         send(remote)
 
 
-def send(batch: Iterable[tuple[int, str]], *, countdown: float | None = None) -> int:
+def send(
+    batch: Iterable[tuple[int, str]],
+    *,
+    countdown: float | None = None,
+    attempts: Mapping[int, int] | int = 0,
+) -> int:
     """One Celery task per queue per chunk of `OUTBOX_BATCH_SIZE` deliveries.
 
+    `attempts` is the attempt count each delivery is sent for (one number for all, or per id):
+    the task skips a delivery whose count has moved on since, as a stale duplicate.
     A broker failure is logged, not raised: the rows are committed and the sweep resends them.
     """
     from outbox.tasks import deliver  # tasks imports this module
@@ -57,19 +83,23 @@ def send(batch: Iterable[tuple[int, str]], *, countdown: float | None = None) ->
     by_queue: dict[str, list[int]] = defaultdict(list)
     for delivery_id, queue in batch:
         by_queue[queue].append(delivery_id)
-    chaos = chaos_settings()
+    chaos = chaos_settings() if settings.OUTBOX_CHAOS else {}
     sent = 0
     size = settings.OUTBOX_BATCH_SIZE
     for queue, ids in by_queue.items():
         for start in range(0, len(ids), size):
             chunk = ids[start : start + size]
+            counts = (
+                [attempts] * len(chunk) if isinstance(attempts, int)
+                else [attempts[i] for i in chunk]
+            )
             delay = countdown
             if chaos.get("delay_ms"):
                 delay = (delay or 0) + random.uniform(0, chaos["delay_ms"] / 1000)
             copies = 2 if random.random() < chaos.get("duplicate", 0.0) else 1
             for _ in range(copies):
                 try:
-                    deliver.apply_async(args=[chunk], queue=queue, countdown=delay)
+                    deliver.apply_async(args=[chunk, counts], queue=queue, countdown=delay)
                     sent += len(chunk)
                 except Exception:
                     log.warning("broker unavailable; the sweep will resend %d deliveries", len(chunk),
@@ -91,40 +121,52 @@ def inline_hops(*, enabled: bool = True) -> Iterator[list[int]]:
         _inline_sink.reset(token)
 
 
+# A materialized CTE: the locked, limited selection is evaluated exactly once, so the UPDATE
+# can never lease more rows than the limit or rows another sweeper holds.
 _CLAIM_SQL = """
-UPDATE outbox_delivery SET next_attempt_at = now() + make_interval(secs => %s)
-WHERE id IN (
+WITH due AS MATERIALIZED (
     SELECT id FROM outbox_delivery
     WHERE status = 'pending' AND next_attempt_at <= now()
     ORDER BY next_attempt_at
     LIMIT %s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, queue
+UPDATE outbox_delivery AS d SET next_attempt_at = now() + make_interval(secs => %s)
+FROM due WHERE d.id = due.id
+RETURNING d.id, d.queue, d.attempts
 """
 
 
-def claim_due(limit: int) -> Batch:
-    """Lease up to `limit` due deliveries: one statement, committed before anything is sent,
-    so no lock is held during broker I/O and a concurrent sweeper skips what this one took."""
+def claim_due(limit: int) -> list[tuple[int, str, int]]:
+    """Lease up to `limit` due deliveries, as (id, queue, attempts): one statement, committed
+    before anything is sent, so no lock is held during broker I/O and a concurrent sweeper
+    skips what this one took."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [settings.OUTBOX_LEASE_SECONDS, limit])
-        return [(row[0], row[1]) for row in cursor.fetchall()]
+        cursor.execute(_CLAIM_SQL, [limit, settings.OUTBOX_LEASE_SECONDS])
+        return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
 
 
 def sweep(
     *, max_deliveries: int = 50_000, sender: Callable[[Batch], object] | None = None
 ) -> int:
-    """Resend every delivery still pending past its next-attempt time; returns how many."""
+    """Resend every delivery still pending past its next-attempt time; returns how many.
+
+    `sender` replaces the broker (it receives each claimed batch of (id, queue)); by default
+    each batch goes to Celery, sent for the attempt count it was claimed at.
+    """
     total = 0
     claim_size = settings.OUTBOX_BATCH_SIZE * 10
     while total < max_deliveries:
-        batch = claim_due(min(claim_size, max_deliveries - total))
-        if not batch:
+        claimed = claim_due(min(claim_size, max_deliveries - total))
+        if not claimed:
             break
-        (sender or send)(batch)
-        total += len(batch)
-        if len(batch) < claim_size:
+        batch = [(delivery_id, queue) for delivery_id, queue, _ in claimed]
+        if sender is not None:
+            sender(batch)
+        else:
+            send(batch, attempts={delivery_id: n for delivery_id, _, n in claimed})
+        total += len(claimed)
+        if len(claimed) < claim_size:
             break
     if total:
         log.info("outbox sweep resent %d deliveries", total)

@@ -20,8 +20,8 @@ def remember_served_queues(sender: str, instance: Any, **kwargs: Any) -> None:
 
 
 @shared_task(name="outbox.deliver", acks_late=True, reject_on_worker_lost=True)
-def deliver(delivery_ids: list[int]) -> dict[str, int]:
-    counts = delivery.run_batch(delivery_ids)
+def deliver(delivery_ids: list[int], attempts: list[int] | None = None) -> dict[str, int]:
+    counts = delivery.run_batch(delivery_ids, attempts)
     return {outcome.value: n for outcome, n in counts.items() if n}
 
 

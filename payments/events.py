@@ -38,3 +38,34 @@ class PaymentRefunded:
     refund_id: str
     reason: str
     compensation: bool
+
+
+# What a payment learns from the other contexts, recorded on its own stream so that its state
+# can always be rebuilt from the event store alone. No other context reacts to these (terminal).
+
+
+@event("payments.OrderPlacementNoted", version=1, terminal=True)
+@dataclass(frozen=True)
+class OrderPlacementNoted:
+    """The payment knows what to charge: the order's total, with the customer's token."""
+
+    order_id: str
+    amount: Decimal
+    token: str
+
+
+@event("payments.StockHoldNoted", version=1, terminal=True)
+@dataclass(frozen=True)
+class StockHoldNoted:
+    """The order's stock is held, so the charge may go ahead."""
+
+    order_id: str
+
+
+@event("payments.OrderCancellationNoted", version=1, terminal=True)
+@dataclass(frozen=True)
+class OrderCancellationNoted:
+    """The order is cancelled: nothing is charged from now on and any capture is refunded."""
+
+    order_id: str
+    reason: str

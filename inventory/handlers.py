@@ -1,0 +1,41 @@
+"""Inventory's reactions to the saga's events (docs/choreography.md).
+
+Each one records what it learned on the order's reservation and acts when the reservation's
+state says so; a duplicate or a late event changes nothing.
+"""
+
+from __future__ import annotations
+
+from inventory import domain, services
+from orders.events import OrderCancelled, OrderConfirmed, OrderPlaced
+from outbox.delivery import PermanentError
+from outbox.registry import handles
+from outbox.store import Envelope
+from payments.events import PaymentDeclined, PaymentRefunded
+
+
+@handles(OrderPlaced, name="inventory.reserve_stock")
+def reserve_stock(event: OrderPlaced, envelope: Envelope) -> None:
+    """Hold every line or none → StockReserved | StockReservationFailed("out of stock: SKU-7")."""
+    services.reserve_stock(event.order_id, event.lines)
+
+
+@handles(PaymentDeclined, PaymentRefunded, OrderCancelled, name="inventory.release_stock")
+def release_stock(
+    event: PaymentDeclined | PaymentRefunded | OrderCancelled, envelope: Envelope
+) -> None:
+    """Compensation: release the hold → StockReleased(reason). A refund that corrects a
+    duplicate charge (compensation=False) leaves the stock alone."""
+    if isinstance(event, PaymentRefunded) and not event.compensation:
+        return
+    services.release_stock(event.order_id, event.reason)
+
+
+@handles(OrderConfirmed, name="inventory.commit_stock")
+def commit_stock(event: OrderConfirmed, envelope: Envelope) -> None:
+    """Past the pivot the held units leave: on hand -= q, held -= q → StockCommitted."""
+    try:
+        services.commit_stock(event.order_id)
+    except domain.ReservationNotHeld as exc:
+        # No retry brings a released hold back: the dead delivery and the reconciler show it.
+        raise PermanentError(str(exc)) from exc

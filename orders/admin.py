@@ -1,0 +1,62 @@
+"""What an operator inspects of the orders context (read models; changes go through events)."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from orders import services
+from orders.domain import OrderAlreadyConfirmed
+from orders.models import CatalogueEntry, IdempotencyKey, OrderView
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OrderView)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ["id", "status", "reason", "total", "customer", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["=id", "^id", "customer__username"]
+    list_select_related = ["customer"]
+    date_hierarchy = "created_at"
+    actions = ["cancel_orders"]
+
+    @admin.action(description="Cancel the selected pending orders (runs the compensations)")
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[OrderView]) -> None:
+        cancelled = refused = 0
+        for order in queryset:
+            try:
+                outcome = services.cancel_order(
+                    order.id, reason="cancelled by operator",
+                    requested_by=f"operator:{request.user.get_username()}",
+                )
+                cancelled += outcome is services.CancelOutcome.CANCELLED
+            except OrderAlreadyConfirmed:
+                refused += 1
+        self.message_user(request, f"{cancelled} order(s) cancelled.")
+        if refused:
+            self.message_user(request, f"{refused} confirmed order(s) cannot be cancelled.",
+                              level=messages.WARNING)
+
+
+@admin.register(CatalogueEntry)
+class CatalogueEntryAdmin(ReadOnlyAdmin):
+    list_display = ["sku", "name", "price"]
+    search_fields = ["sku", "name"]
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ["key", "customer", "order_id", "status_code", "created_at"]
+    search_fields = ["=key", "=order_id"]
+    list_select_related = ["customer"]

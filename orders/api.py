@@ -1,0 +1,251 @@
+"""The order REST API: place, list, read and cancel orders (DESIGN.md, "API contract")."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import UserRateThrottle
+
+from orders import idempotency, services
+from orders.domain import OrderAlreadyConfirmed, OrderStatus
+from orders.events import ShippingAddress
+from orders.models import OrderView
+from orders.parsers import BoundedJSONParser, RequestTooLarge, body_limit
+from orders.serializers import (
+    ErrorSerializer,
+    OrderDetailSerializer,
+    OrderSerializer,
+    PlaceOrderSerializer,
+)
+
+
+class PlaceOrderThrottle(UserRateThrottle):
+    """Placement per user, at settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["place_order"]."""
+
+    scope = "place_order"
+
+    def get_rate(self) -> str | None:
+        # Read at request time (not at import), so a changed setting takes effect.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+
+class OrderPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def _error(description: str, example: str) -> OpenApiResponse:
+    return OpenApiResponse(
+        ErrorSerializer, description=description,
+        examples=[OpenApiExample(description, value={"detail": example})],
+    )
+
+
+FIELD_ERRORS = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="Invalid input: messages per field (nothing was written).",
+    examples=[OpenApiExample("unknown sku and bad quantity", value={
+        "lines": [{"sku": ["Unknown sku 'SKU-404'."]}, {"quantity": ["Must be a JSON integer."]}],
+        "shipping_address": {"country": ["'XX' is not an ISO 3166-1 alpha-2 code."]},
+    })],
+)
+UNAUTHENTICATED = _error("Not authenticated", "Authentication credentials were not provided.")
+NOT_FOUND = _error("No such order (or another customer's)", "No such order.")
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Optional, per customer, remembered for at least 24 hours. Repeating it with "
+    "the same body replays the first answer (status and body) and creates nothing; with "
+    "another body the request is refused with 422. A refused (4xx) request is not remembered.",
+)
+LOCATION = OpenApiParameter(
+    "Location", str, OpenApiParameter.HEADER, response=[202],
+    description="The URL of the new order.",
+)
+STATUS_FILTER = OpenApiParameter(
+    "status", str, OpenApiParameter.QUERY, enum=[s.value for s in OrderStatus],
+    description="Only orders in this status (any other value is a 400).",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's orders (staff: every order), newest first",
+        parameters=[STATUS_FILTER],
+        responses={200: OrderSerializer(many=True), 400: FIELD_ERRORS, 401: UNAUTHENTICATED,
+                   404: _error("Page out of range", "Invalid page.")},
+    ),
+    retrieve=extend_schema(
+        summary="One order: status, reason, lines, total, timestamps and its saga",
+        responses={200: OrderDetailSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+    ),
+)
+class OrderViewSet(viewsets.GenericViewSet):
+    serializer_class = OrderSerializer
+    parser_classes = [BoundedJSONParser]
+    pagination_class = OrderPagination
+    lookup_value_regex = "[^/]+"  # malformed ids reach the view and get a JSON 404
+
+    def get_queryset(self) -> Any:
+        orders = OrderView.objects.select_related("customer")
+        user = self.request.user
+        return orders if user.is_staff else orders.filter(customer_id=user.pk)
+
+    def get_throttles(self) -> list[Any]:
+        if self.action == "create":
+            return [PlaceOrderThrottle()]
+        return super().get_throttles()
+
+    def get_object(self) -> OrderView:
+        try:
+            order_id = str(uuid.UUID(self.kwargs[self.lookup_field]))
+        except ValueError:
+            raise NotFound("No such order.") from None
+        order = self.get_queryset().filter(pk=order_id).first()
+        if order is None:
+            raise NotFound("No such order.")
+        return order
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, RequestDataTooBig):  # should anything read request.body
+            exc = RequestTooLarge(body_limit())
+        return super().handle_exception(exc)
+
+    def list(self, request: Request) -> Response:
+        orders = self.get_queryset()
+        wanted = request.query_params.get("status", "")
+        if wanted:
+            if wanted not in OrderStatus._value2member_map_:
+                choices = ", ".join(s.value for s in OrderStatus)
+                raise ValidationError({"status": [f"{wanted!r} is not a status; use {choices}."]})
+            orders = orders.filter(status=wanted)
+        page = self.paginate_queryset(orders)
+        return self.get_paginated_response(OrderSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(OrderDetailSerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Place an order",
+        description="Prices come from the catalogue at the time of placement. Lines naming the "
+        "same sku are merged (quantities added; the sum must stay within 1..1000). The saga "
+        "then runs asynchronously: follow it at the Location.",
+        request=PlaceOrderSerializer,
+        parameters=[IDEMPOTENCY_KEY, LOCATION],
+        responses={
+            202: OrderDetailSerializer,
+            400: FIELD_ERRORS,
+            401: UNAUTHENTICATED,
+            413: _error("Body larger than 64 KiB", "The request body exceeds 65536 bytes."),
+            415: _error("Not JSON", 'Unsupported media type "text/plain" in request.'),
+            422: _error("Idempotency-Key reused with another body",
+                        "This Idempotency-Key was used with a different request body."),
+            429: _error("Too many placements", "Request was throttled."),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        try:
+            key = idempotency.key_from(request.headers)
+        except idempotency.InvalidKey as exc:
+            raise ValidationError({idempotency.HEADER: [str(exc)]}) from None
+        data = request.data  # parse first: 413, 415 and malformed JSON are answered here
+        fingerprint = idempotency.fingerprint(data)
+        if key is not None and (answer := idempotency.recall(request.user, key)) is not None:
+            return self._replay(answer, fingerprint)
+        placement = PlaceOrderSerializer(data=data)
+        placement.is_valid(raise_exception=True)
+        try:
+            answer = self._place(request, placement.validated_data, key, fingerprint)
+        except idempotency.KeyTaken:
+            answer = idempotency.recall(request.user, key or "")
+            if answer is None:  # the winner's answer vanished (pruned): let the client retry
+                return Response({"detail": "A request with this Idempotency-Key is in "
+                                 "progress; retry."}, status=status.HTTP_409_CONFLICT)
+            return self._replay(answer, fingerprint)
+        return Response(answer.body, status=answer.status_code,
+                        headers={"Location": answer.location})
+
+    def _place(self, request: Request, placement: dict[str, Any], key: str | None,
+               fingerprint: str) -> idempotency.Answer:
+        user = request.user
+        try:
+            with transaction.atomic():
+                order_id = services.place_order(
+                    customer_id=str(user.pk),
+                    lines=placement["lines"],
+                    shipping_address=ShippingAddress(**placement["shipping_address"]),
+                    payment_token=placement.get("payment", {}).get(
+                        "token", services.DEFAULT_PAYMENT_TOKEN),
+                    actor=f"user:{user.get_username()}",
+                )
+                body = OrderDetailSerializer(self.get_queryset().get(pk=order_id)).data
+                location = request.build_absolute_uri(reverse("order-detail", args=[order_id]))
+                answer = idempotency.Answer(status.HTTP_202_ACCEPTED, body, location, fingerprint)
+                if key is not None:
+                    idempotency.remember(user, key, answer, order_id)
+        except services.UnknownProducts as exc:  # a product vanished since validation
+            raise ValidationError({"lines": [f"Unknown sku {sku!r}." for sku in exc.skus]}) from None
+        return answer
+
+    def _replay(self, answer: idempotency.Answer, fingerprint: str) -> Response:
+        if answer.fingerprint != fingerprint:
+            return Response(
+                {"detail": "This Idempotency-Key was used with a different request body."},
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
+        return Response(answer.body, status=answer.status_code,
+                        headers={"Location": answer.location, "Idempotent-Replayed": "true"})
+
+    @extend_schema(
+        summary="Ask to cancel an order",
+        description="Before the pivot the order is cancelled at once and the other contexts "
+        "compensate asynchronously (202). An order already cancelled is answered 200 and "
+        "nothing changes; a confirmed order cannot be cancelled (409).",
+        request=None,
+        responses={
+            202: OpenApiResponse(OrderSerializer, description="Cancelled; compensations run."),
+            200: OpenApiResponse(OrderSerializer, description="Already cancelled; no change."),
+            401: UNAUTHENTICATED,
+            404: NOT_FOUND,
+            409: _error("Confirmed: past the pivot",
+                        "The order is confirmed and can no longer be cancelled."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        order = self.get_object()
+        by_customer = order.customer_id == request.user.pk
+        try:
+            outcome = services.cancel_order(
+                order.id,
+                reason="cancelled by customer" if by_customer else "cancelled by operator",
+                requested_by="customer" if by_customer
+                else f"operator:{request.user.get_username()}",
+            )
+        except OrderAlreadyConfirmed:
+            return Response({"detail": "The order is confirmed and can no longer be cancelled."},
+                            status=status.HTTP_409_CONFLICT)
+        except services.OrderNotFound:
+            raise NotFound("No such order.") from None
+        order.refresh_from_db()
+        code = (status.HTTP_202_ACCEPTED if outcome is services.CancelOutcome.CANCELLED
+                else status.HTTP_200_OK)
+        return Response(OrderSerializer(order).data, status=code)

@@ -1,0 +1,128 @@
+"""Fixtures of the orders tests: a catalogue fed the way inventory feeds it (a `ProductAdded`
+appended to the event store; the orders projector builds its price list in that transaction),
+customers and staff with tokens, and helpers to make participants' facts happen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from inventory.events import ProductAdded
+from orders.models import IdempotencyKey, OrderSnapshot, OrderView
+from outbox import store
+from outbox.contracts import DomainEvent
+from outbox.delivery import run_delivery
+from outbox.models import Delivery, Event
+
+PRICES = {"SKU-1": "12.50", "SKU-2": "89.99", "SKU-3": "0.35"}
+
+
+def address(**overrides: Any) -> dict[str, str]:
+    return {"name": "Alice Example", "line1": "1 Main Street", "city": "Berlin",
+            "postal_code": "10115", "country": "DE", **overrides}
+
+
+def order_body(*lines: tuple[Any, Any], **overrides: Any) -> dict[str, Any]:
+    lines = lines or (("SKU-1", 2),)
+    body: dict[str, Any] = {
+        "lines": [{"sku": sku, "quantity": qty} for sku, qty in lines],
+        "shipping_address": address(),
+    }
+    body.update(overrides)
+    return body
+
+
+def add_product(sku: str, name: str, price: str) -> None:
+    with transaction.atomic():
+        store.append("inventory.Product", sku, 0, [ProductAdded(sku=sku, name=name, price=Decimal(price))])
+
+
+def happen(stream_type: str, order_id: str, *events: DomainEvent) -> None:
+    """A participant appends facts about the order to its own stream."""
+    with transaction.atomic():
+        version = Event.objects.filter(stream_type=stream_type, stream_id=order_id).count()
+        store.append(stream_type, order_id, version, list(events), correlation_id=order_id)
+
+
+def deliver(handler: str) -> int:
+    """Run the pending deliveries of one handler in this process, as a worker would."""
+    ids = list(Delivery.objects.filter(handler=handler, status=Delivery.Status.PENDING)
+               .order_by("id").values_list("id", flat=True))
+    for delivery_id in ids:
+        run_delivery(delivery_id)
+    return len(ids)
+
+
+def written() -> dict[str, int]:
+    """Counts of everything a placement or a cancellation could write."""
+    return {
+        "events": Event.objects.count(),
+        "deliveries": Delivery.objects.count(),
+        "views": OrderView.objects.count(),
+        "snapshots": OrderSnapshot.objects.count(),
+        "idempotency_keys": IdempotencyKey.objects.count(),
+    }
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_history() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def catalogue(db: None) -> dict[str, str]:
+    for sku, price in PRICES.items():
+        add_product(sku, f"Product {sku}", price)
+    return PRICES
+
+
+@pytest.fixture
+def users(db: None) -> dict[str, Any]:
+    model = get_user_model()
+    return {
+        "alice": model.objects.create_user("alice", "alice@example.com", "pw-alice"),
+        "bob": model.objects.create_user("bob", "bob@example.com", "pw-bob"),
+        "staff": model.objects.create_user("staff", "staff@example.com", "pw-staff",
+                                           is_staff=True),
+    }
+
+
+@pytest.fixture
+def client_for(users: dict[str, Any]) -> Callable[[str | None], APIClient]:
+    """An API client authenticated with the named user's token (None: anonymous)."""
+
+    def make(name: str | None) -> APIClient:
+        client = APIClient()
+        if name is not None:
+            token, _ = Token.objects.get_or_create(user=users[name])
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def alice(client_for: Callable[[str | None], APIClient]) -> APIClient:
+    return client_for("alice")
+
+
+@pytest.fixture
+def place(client_for: Callable[[str | None], APIClient], catalogue: dict[str, str]) -> Callable[..., str]:
+    """Place an order through the API as `who`; returns its id."""
+
+    def place_as(who: str = "alice", *lines: tuple[str, int]) -> str:
+        response = client_for(who).post("/api/orders/", order_body(*lines), format="json")
+        assert response.status_code == 202, response.content
+        return response.json()["id"]
+
+    return place_as

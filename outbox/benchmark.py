@@ -1,0 +1,264 @@
+"""Measuring the outbox end to end: real appends, the real broker, real workers, and the
+no-op subscriber of `outbox.diagnostics`. Used by `manage.py bench_outbox`; never by a test
+that asserts a time."""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from outbox import registry, relay, store
+from outbox.diagnostics import STREAM_TYPE, DiagnosticPing
+from outbox.models import Delivery, Event
+
+HANDLER = "outbox.diagnostic_noop"
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    events: int
+    append_seconds: float
+    events_appended_per_second: float
+    drain_seconds: float
+    deliveries_completed_per_second: float
+    latency_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def latency_summary(latencies: list[float]) -> dict[str, float]:
+    ms = [x * 1000 for x in latencies]
+    return {
+        "p50": round(_percentile(ms, 0.50), 2),
+        "p90": round(_percentile(ms, 0.90), 2),
+        "p99": round(_percentile(ms, 0.99), 2),
+        "max": round(max(ms), 2) if ms else float("nan"),
+        "mean": round(statistics.fmean(ms), 2) if ms else float("nan"),
+    }
+
+
+def database_url() -> str:
+    """The URL of the database this process uses (the test database under pytest)."""
+    db = connection.settings_dict
+    user = quote(db.get("USER") or "postgres", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+def diagnostic_queue() -> str:
+    return registry.subscription(HANDLER, DiagnosticPing.event_type).queue
+
+
+@contextmanager
+def running_workers(count: int, concurrency: int, log_dir: Path) -> Iterator[list[Path]]:
+    """Start `count` Celery workers (prefork, `concurrency` processes each) on the queue of
+    the no-op handler, against this process's database and broker; stop them afterwards."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.CELERY_BROKER_URL,
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    procs: list[subprocess.Popen[bytes]] = []
+    logs: list[Path] = []
+    try:
+        for i in range(count):
+            log = log_dir / f"bench-worker-{i}.log"
+            argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork",
+                    "-c", str(concurrency), "-n", f"bench{i}-{uuid.uuid4().hex[:6]}@%h",
+                    "-Q", diagnostic_queue(), "--without-gossip", "--without-mingle",
+                    "--without-heartbeat", "-l", "WARNING"]
+            with log.open("wb") as out:
+                procs.append(subprocess.Popen(argv, cwd=settings.BASE_DIR, env=env, stdout=out,
+                                              stderr=subprocess.STDOUT, start_new_session=True))
+            logs.append(log)
+        yield logs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def append_pings(stream_id: str, count: int, *, pace: Callable[[int], None] | None = None
+                 ) -> dict[int, float]:
+    """Append `count` pings, one per transaction; returns event id -> commit time (epoch s)."""
+    committed: dict[int, float] = {}
+    for seq in range(count):
+        if pace is not None:
+            pace(seq)
+        with transaction.atomic():
+            rows = store.append(STREAM_TYPE, stream_id, seq, [DiagnosticPing(run=stream_id, seq=seq)],
+                                correlation_id=stream_id, actor="bench_outbox")
+        committed[rows[0].id] = time.time()
+    return committed
+
+
+def _done_at(event_ids: list[int]) -> dict[int, float]:
+    rows = Delivery.objects.filter(
+        event_id__in=event_ids, handler=HANDLER, status=Delivery.Status.DONE
+    ).values_list("event_id", "done_at")
+    return {event_id: done.timestamp() for event_id, done in rows}
+
+
+def wait_until_done(event_ids: list[int], timeout: float,
+                    while_waiting: Callable[[], None] | None = None) -> dict[int, float]:
+    deadline = time.monotonic() + timeout
+    while True:
+        done = Delivery.objects.filter(
+            event_id__in=event_ids, handler=HANDLER, status=Delivery.Status.DONE
+        ).count()
+        if done == len(event_ids):
+            return _done_at(event_ids)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {done} of {len(event_ids)} deliveries done after {timeout}s "
+                               "(are workers consuming the queue?)")
+        if while_waiting is not None:
+            while_waiting()
+        time.sleep(0.05)
+
+
+def warm_up(run: str, timeout: float) -> None:
+    """Wait until the workers answer: a few pings, all handled (the pool processes have
+    connected to the database and the broker by then)."""
+    committed = append_pings(f"{run}-warmup", 8)
+    wait_until_done(list(committed), timeout)
+
+
+def fast_path(run: str, count: int, rate: float, timeout: float) -> PhaseResult:
+    """Events one per transaction at `rate` per second on an idle system: each is sent on
+    commit and handled at once; latency is commit to handled."""
+    start = time.monotonic()
+
+    def pace(seq: int) -> None:
+        wait = start + seq / rate - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
+    committed = append_pings(f"{run}-fast", count, pace=pace)
+    appended = time.monotonic() - start
+    handled = wait_until_done(list(committed), timeout)
+    latencies = [handled[i] - committed[i] for i in committed]
+    span = max(handled.values()) - min(committed.values())
+    return PhaseResult(
+        name="fast_path", events=count, append_seconds=round(appended, 3),
+        events_appended_per_second=round(count / appended, 1),
+        drain_seconds=round(span, 3), deliveries_completed_per_second=round(count / span, 1),
+        latency_ms=latency_summary(latencies),
+    )
+
+
+def backlog(run: str, count: int, timeout: float) -> PhaseResult:
+    """Append `count` events with the relay suppressed (as after an outage), make them due,
+    then let the sweep drain them through the workers in batches."""
+    start = time.monotonic()
+    with relay.suppressed():
+        committed = append_pings(f"{run}-backlog", count)
+    appended = time.monotonic() - start
+    event_ids = list(committed)
+    Delivery.objects.filter(event_id__in=event_ids).update(next_attempt_at=timezone.now())
+
+    drain_start = time.time()
+    next_sweep = 0.0
+
+    def sweep_like_beat() -> None:
+        nonlocal next_sweep
+        if time.monotonic() >= next_sweep:
+            relay.sweep()
+            next_sweep = time.monotonic() + settings.OUTBOX_SWEEP_INTERVAL_SECONDS
+
+    sweep_like_beat()
+    handled = wait_until_done(event_ids, timeout, while_waiting=sweep_like_beat)
+    drained = max(handled.values()) - drain_start
+    latencies = [handled[i] - committed[i] for i in event_ids]
+    return PhaseResult(
+        name="backlog", events=count, append_seconds=round(appended, 3),
+        events_appended_per_second=round(count / appended, 1),
+        drain_seconds=round(drained, 3),
+        deliveries_completed_per_second=round(count / drained, 1),
+        latency_ms=latency_summary(latencies),
+    )
+
+
+def remove_run(run: str) -> int:
+    """Delete the bench's own diagnostic events and deliveries (they are not business facts)."""
+    events = Event.objects.filter(stream_type=STREAM_TYPE, stream_id__startswith=run)
+    Delivery.objects.filter(event__in=events).delete()
+    deleted, _ = events.delete()
+    return deleted
+
+
+def run_benchmark(*, fast_events: int, rate: float, backlog_events: int, workers: int,
+                  concurrency: int, attach: bool, timeout: float,
+                  keep: bool = False, say: Callable[[str], None] = print) -> dict[str, Any]:
+    run = f"bench-{uuid.uuid4().hex[:10]}"
+    results: dict[str, Any] = {
+        "run": run,
+        "started_at": timezone.now().isoformat(),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "workers": "attached" if attach else {"count": workers, "concurrency": concurrency},
+        "settings": {
+            "OUTBOX_BATCH_SIZE": settings.OUTBOX_BATCH_SIZE,
+            "CELERY_WORKER_PREFETCH_MULTIPLIER": settings.CELERY_WORKER_PREFETCH_MULTIPLIER,
+            "OUTBOX_CHAOS": settings.OUTBOX_CHAOS,
+        },
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-outbox-") as log_dir:
+        context = _no_workers() if attach else running_workers(workers, concurrency,
+                                                                Path(log_dir))
+        try:
+            with context as logs:
+                say("waiting for the workers to answer...")
+                try:
+                    warm_up(run, timeout=60)
+                except TimeoutError:
+                    for log in logs:
+                        say(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
+                    raise
+                if fast_events:
+                    say(f"fast path: {fast_events} events at {rate:g}/s, one per transaction")
+                    results["fast_path"] = asdict(fast_path(run, fast_events, rate, timeout))
+                if backlog_events:
+                    say(f"backlog: {backlog_events} events appended with the relay suppressed, "
+                        "drained by the sweep")
+                    results["backlog"] = asdict(backlog(run, backlog_events, timeout))
+        finally:
+            if not keep:
+                remove_run(run)
+    return results
+
+
+@contextmanager
+def _no_workers() -> Iterator[list[Path]]:
+    yield []

@@ -1,0 +1,28 @@
+"""A no-op subscriber that lives in the real system, so the outbox can be measured where it
+runs (`manage.py bench_outbox`) without touching any bounded context.
+
+The handler does nothing: the delivery row's `done_at`, written in the handler's own commit,
+is the handled-at time; commit-to-handled latency is `done_at` minus the appender's commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from outbox.contracts import event
+from outbox.registry import handles
+from outbox.store import Envelope
+
+STREAM_TYPE = "outbox.Diagnostics"
+
+
+@event("outbox.DiagnosticPing", version=1)
+@dataclass(frozen=True)
+class DiagnosticPing:
+    run: str
+    seq: int
+
+
+@handles(DiagnosticPing, name="outbox.diagnostic_noop")
+def diagnostic_noop(event: DiagnosticPing, envelope: Envelope) -> None:
+    """Nothing to do: the delivery itself is what is being measured."""

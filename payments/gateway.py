@@ -1,0 +1,281 @@
+"""The payment-gateway port, and the simulated provider that is its default adapter.
+
+The port is what any card provider offers: charge and refund under an idempotency key (the same
+key replays the first answer and moves no money again), look a charge up by its key, and list
+an order's charges and refunds (what the reconciler compares with our books).
+
+The simulated provider keeps its ledger through the "providers" database alias, so its records
+survive a rollback of the caller's transaction, as a real provider's would. Test tokens behave
+like card test numbers: `tok_ok` is charged, `tok_decline` is declined, `tok_lost_response` is
+charged but the answer is lost (a timeout), `tok_flaky` fails the first two attempts of a key
+with a transient error. Other tokens behave like `tok_ok` and, only they, are subject to the
+random faults of `settings.PAYMENTS_FAULTS` (decline, error, lost_response, duplicate rates and
+a slow_ms upper bound on an answer's delay), so a chaos run and a test use one code path.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+
+from outbox.relay import parse_rates
+from payments.domain import DECLINE_REASON, DEFAULT_TOKEN
+from payments.models import GatewayCall, GatewayLedgerEntry
+
+PROVIDERS_DB = "providers"
+FAULT_NAMES = frozenset({"decline", "error", "lost_response", "slow_ms", "duplicate"})
+DETERMINISTIC_TOKENS = frozenset({"tok_decline", "tok_lost_response", "tok_flaky"})
+FLAKY_FAILURES = 2
+
+
+@dataclass(frozen=True)
+class Charge:
+    charge_id: str
+    idempotency_key: str
+    order_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Refund:
+    refund_id: str
+    idempotency_key: str
+    charge_id: str
+    order_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class OrderLedger:
+    """What the provider's books say about one order."""
+
+    charges: tuple[Charge, ...]
+    refunds: tuple[Refund, ...]
+
+    @property
+    def charged(self) -> Decimal:
+        return sum((c.amount for c in self.charges), Decimal("0"))
+
+    @property
+    def refunded(self) -> Decimal:
+        return sum((r.amount for r in self.refunds), Decimal("0"))
+
+    @property
+    def net(self) -> Decimal:
+        return self.charged - self.refunded
+
+
+class GatewayError(Exception):
+    """Transient: the provider did not do it (or cannot say); the same request may be retried."""
+
+
+class GatewayTimeout(GatewayError):
+    """No answer: the operation may have happened; ask the provider by idempotency key."""
+
+
+class PaymentRefused(Exception):
+    """The provider declined the charge: a normal outcome, final for this key."""
+
+    def __init__(self, reason: str = DECLINE_REASON) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class GatewayRejected(Exception):
+    """A request no retry can fix: a key reused for another amount, an over-refund."""
+
+
+class PaymentGateway(Protocol):
+    def charge(self, idempotency_key: str, amount: Decimal, token: str, *,
+               order_id: str) -> Charge: ...
+
+    def refund(self, idempotency_key: str, charge_id: str, amount: Decimal) -> Refund: ...
+
+    def look_up(self, idempotency_key: str) -> Charge | None: ...
+
+    def look_up_refund(self, idempotency_key: str) -> Refund | None: ...
+
+    def ledger(self, order_id: str) -> OrderLedger: ...
+
+
+def parse_faults(text: str) -> dict[str, float]:
+    """`decline=0.1,error=0.05` into numbers; a misspelt fault name is an error, not a no-op."""
+    return _known_faults(parse_rates(text))
+
+
+def _known_faults(faults: Mapping[str, float]) -> dict[str, float]:
+    unknown = set(faults) - FAULT_NAMES
+    if unknown:
+        raise ValueError(f"unknown payment faults {sorted(unknown)}; known: {sorted(FAULT_NAMES)}")
+    return {name: float(rate) for name, rate in faults.items()}
+
+
+def default_gateway() -> PaymentGateway:
+    """The gateway the services use when none is given (settings are read on each call)."""
+    return SimulatedGateway(parse_faults(settings.PAYMENTS_FAULTS))
+
+
+def _charge_of(entry: GatewayLedgerEntry) -> Charge:
+    return Charge(entry.entry_id, entry.idempotency_key, entry.order_id, entry.amount)
+
+
+def _refund_of(entry: GatewayLedgerEntry) -> Refund:
+    return Refund(entry.entry_id, entry.idempotency_key, entry.refunded_charge_id,
+                  entry.order_id, entry.amount)
+
+
+class SimulatedGateway:
+    def __init__(self, faults: Mapping[str, float] | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.faults = _known_faults(faults or {})
+        self.rng = rng or random.Random()
+
+    # --- the port ---------------------------------------------------------------------------
+
+    def charge(self, idempotency_key: str, amount: Decimal, token: str, *,
+               order_id: str) -> Charge:
+        token = token or DEFAULT_TOKEN
+        chaos = token not in DETERMINISTIC_TOKENS
+        op = GatewayCall.Operation.CHARGE
+        self._answer_slowly()
+        if chaos and self._roll("error"):
+            self._log(op, idempotency_key, GatewayCall.Outcome.ERROR, "random fault")
+            raise GatewayError("payment provider unavailable")
+        existing = self._original(GatewayLedgerEntry.Kind.CHARGE, idempotency_key)
+        if existing is not None:
+            return _charge_of(self._replay(op, existing, amount))
+        if self._calls(op, idempotency_key).filter(outcome=GatewayCall.Outcome.DECLINED).exists():
+            self._log(op, idempotency_key, GatewayCall.Outcome.DECLINED, "replayed decline")
+            raise PaymentRefused()
+        if amount <= 0:
+            self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, f"amount {amount}")
+            raise GatewayRejected(f"cannot charge {amount}")
+        if token == "tok_decline" or (chaos and self._roll("decline")):
+            self._log(op, idempotency_key, GatewayCall.Outcome.DECLINED, token)
+            raise PaymentRefused()
+        if token == "tok_flaky" and self._calls(op, idempotency_key).count() < FLAKY_FAILURES:
+            self._log(op, idempotency_key, GatewayCall.Outcome.ERROR, token)
+            raise GatewayError("payment provider unavailable (tok_flaky)")
+        entry = self._record(GatewayLedgerEntry(
+            entry_id=f"ch_{uuid.uuid4().hex[:24]}", kind=GatewayLedgerEntry.Kind.CHARGE,
+            idempotency_key=idempotency_key, order_id=order_id, amount=amount, token=token))
+        if chaos and self._roll("duplicate"):
+            # The provider's own bug: the same charge booked twice. The reconciler finds the
+            # second row in the order's ledger and refunds it.
+            GatewayLedgerEntry.objects.using(PROVIDERS_DB).create(
+                entry_id=f"ch_{uuid.uuid4().hex[:24]}", kind=GatewayLedgerEntry.Kind.CHARGE,
+                idempotency_key=idempotency_key, order_id=order_id, amount=amount, token=token,
+                duplicate_of=entry.entry_id)
+        if token == "tok_lost_response" or (chaos and self._roll("lost_response")):
+            self._log(op, idempotency_key, GatewayCall.Outcome.LOST_RESPONSE, entry.entry_id)
+            raise GatewayTimeout("payment provider did not answer in time")
+        self._log(op, idempotency_key, GatewayCall.Outcome.SUCCEEDED, entry.entry_id)
+        return _charge_of(entry)
+
+    def refund(self, idempotency_key: str, charge_id: str, amount: Decimal) -> Refund:
+        op = GatewayCall.Operation.REFUND
+        self._answer_slowly()
+        if self._roll("error"):
+            self._log(op, idempotency_key, GatewayCall.Outcome.ERROR, "random fault")
+            raise GatewayError("payment provider unavailable")
+        existing = self._original(GatewayLedgerEntry.Kind.REFUND, idempotency_key)
+        if existing is not None:
+            if existing.refunded_charge_id != charge_id:
+                self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, "other charge")
+                raise GatewayRejected(f"refund key {idempotency_key} was used for another charge")
+            return _refund_of(self._replay(op, existing, amount))
+        charge = (GatewayLedgerEntry.objects.using(PROVIDERS_DB)
+                  .filter(kind=GatewayLedgerEntry.Kind.CHARGE, entry_id=charge_id).first())
+        if charge is None:
+            self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, f"no charge {charge_id}")
+            raise GatewayRejected(f"no charge {charge_id}")
+        already = sum((r.amount for r in GatewayLedgerEntry.objects.using(PROVIDERS_DB).filter(
+            kind=GatewayLedgerEntry.Kind.REFUND, refunded_charge_id=charge_id)), Decimal("0"))
+        if amount <= 0 or already + amount > charge.amount:
+            self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, f"amount {amount}")
+            raise GatewayRejected(
+                f"cannot refund {amount} of charge {charge_id} ({charge.amount}, "
+                f"{already} refunded already)")
+        entry = self._record(GatewayLedgerEntry(
+            entry_id=f"re_{uuid.uuid4().hex[:24]}", kind=GatewayLedgerEntry.Kind.REFUND,
+            idempotency_key=idempotency_key, order_id=charge.order_id, amount=amount,
+            refunded_charge_id=charge_id))
+        if self._roll("lost_response"):
+            self._log(op, idempotency_key, GatewayCall.Outcome.LOST_RESPONSE, entry.entry_id)
+            raise GatewayTimeout("payment provider did not answer in time")
+        self._log(op, idempotency_key, GatewayCall.Outcome.SUCCEEDED, entry.entry_id)
+        return _refund_of(entry)
+
+    def look_up(self, idempotency_key: str) -> Charge | None:
+        self._answer_slowly()
+        entry = self._original(GatewayLedgerEntry.Kind.CHARGE, idempotency_key)
+        return None if entry is None else _charge_of(entry)
+
+    def look_up_refund(self, idempotency_key: str) -> Refund | None:
+        self._answer_slowly()
+        entry = self._original(GatewayLedgerEntry.Kind.REFUND, idempotency_key)
+        return None if entry is None else _refund_of(entry)
+
+    def ledger(self, order_id: str) -> OrderLedger:
+        entries = list(GatewayLedgerEntry.objects.using(PROVIDERS_DB)
+                       .filter(order_id=order_id).order_by("id"))
+        return OrderLedger(
+            charges=tuple(_charge_of(e) for e in entries
+                          if e.kind == GatewayLedgerEntry.Kind.CHARGE),
+            refunds=tuple(_refund_of(e) for e in entries
+                          if e.kind == GatewayLedgerEntry.Kind.REFUND),
+        )
+
+    # --- the provider's books ---------------------------------------------------------------
+
+    def _original(self, kind: str, idempotency_key: str) -> GatewayLedgerEntry | None:
+        return (GatewayLedgerEntry.objects.using(PROVIDERS_DB)
+                .filter(kind=kind, idempotency_key=idempotency_key, duplicate_of="").first())
+
+    def _record(self, entry: GatewayLedgerEntry) -> GatewayLedgerEntry:
+        """Write a new entry; if a concurrent request with the same key won, answer with its."""
+        try:
+            with transaction.atomic(using=PROVIDERS_DB):
+                entry.save(using=PROVIDERS_DB, force_insert=True)
+            return entry
+        except IntegrityError:
+            winner = self._original(entry.kind, entry.idempotency_key)
+            if winner is None:
+                raise
+            return winner
+
+    def _replay(self, op: str, existing: GatewayLedgerEntry, amount: Decimal) -> GatewayLedgerEntry:
+        if existing.amount != amount:
+            self._log(op, existing.idempotency_key, GatewayCall.Outcome.REJECTED,
+                      f"key reused for {amount}")
+            raise GatewayRejected(
+                f"idempotency key {existing.idempotency_key} was used for {existing.amount}, "
+                f"not {amount}")
+        self._log(op, existing.idempotency_key, GatewayCall.Outcome.REPLAYED, existing.entry_id)
+        return existing
+
+    def _calls(self, op: str, idempotency_key: str) -> QuerySet[GatewayCall]:
+        return GatewayCall.objects.using(PROVIDERS_DB).filter(
+            operation=op, idempotency_key=idempotency_key)
+
+    def _log(self, op: str, idempotency_key: str, outcome: str, detail: str = "") -> None:
+        GatewayCall.objects.using(PROVIDERS_DB).create(
+            operation=op, idempotency_key=idempotency_key, outcome=outcome, detail=detail[:200])
+
+    def _roll(self, fault: str) -> bool:
+        rate = self.faults.get(fault, 0.0)
+        return rate > 0 and self.rng.random() < rate
+
+    def _answer_slowly(self) -> None:
+        slow_ms = self.faults.get("slow_ms", 0.0)
+        if slow_ms > 0:
+            time.sleep(self.rng.uniform(0, slow_ms) / 1000)

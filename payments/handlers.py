@@ -1,0 +1,52 @@
+"""How payments reacts to the other contexts (docs/choreography.md).
+
+Each handler records what it learned on the order's Payment and acts when the payment's state
+says so, so arrival order and duplicates do not matter. A transient gateway failure raises (the
+delivery retries with backoff); a request the provider rejects for good is a `PermanentError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from inventory.events import StockReserved
+from orders.events import OrderCancelled, OrderPlaced
+from outbox.delivery import PermanentError
+from outbox.registry import handles
+from outbox.store import Envelope
+from payments import services
+from payments.domain import PaymentRuleBroken
+from payments.gateway import GatewayRejected
+from shipping.events import ShipmentFailed
+
+
+@contextmanager
+def _no_retry_for_rejections() -> Iterator[None]:
+    try:
+        yield
+    except (GatewayRejected, PaymentRuleBroken) as exc:
+        raise PermanentError(str(exc)) from exc
+
+
+@handles(OrderPlaced, StockReserved, name="payments.charge_payment")
+def charge_payment(event: OrderPlaced | StockReserved, envelope: Envelope) -> None:
+    with _no_retry_for_rejections():
+        if isinstance(event, OrderPlaced):
+            services.charge_payment(event.order_id, amount=event.total, token=event.payment_token)
+        else:
+            services.charge_payment(event.order_id, stock_held=True)
+
+
+@handles(ShipmentFailed, OrderCancelled, name="payments.refund_payment")
+def refund_payment(event: ShipmentFailed | OrderCancelled, envelope: Envelope) -> None:
+    with _no_retry_for_rejections():
+        if isinstance(event, ShipmentFailed):
+            # Going back from a failed shipment: the refund is a compensation, and the
+            # stock is released when it is announced.
+            services.refund_payment(event.order_id, event.reason, compensation=True)
+        else:
+            # A cancelled order's refund is NOT a compensation: OrderCancelled itself drives
+            # inventory.release_stock, so a compensating refund would open a second release
+            # path (harmless, release is idempotent, but noise in every cancelled timeline).
+            services.cancel_payment(event.order_id, event.reason)

@@ -1,0 +1,154 @@
+"""`/metrics` in the Prometheus text format.
+
+Everything about sagas, the outbox and the reconciler is read from the database at scrape time
+by a custom collector (a handful of indexed queries), so any web process answers for the whole
+system. API request counts are counted in the process that served them; with several web
+processes, set `PROMETHEUS_MULTIPROC_DIR` (prometheus-client's multiprocess mode) and they are
+summed across them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Callable, Iterator
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Min, Sum
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from outbox.models import Delivery
+from saga.models import OrderSaga, ReconcilerStats, ReconciliationAction
+
+# Undo steps of the saga, by the event that announces them.
+COMPENSATION_EVENTS = {
+    "inventory.StockReleased": "release_stock",
+    "payments.PaymentRefunded": "refund_payment",
+    "shipping.ShipmentCancelled": "cancel_shipment",
+    "orders.OrderCancelled": "cancel_order",
+}
+
+api_requests = Counter(
+    "saga_api_requests", "Requests served under /api/, by method, route and status code",
+    ["method", "route", "status"],
+)
+
+
+class CoordinationCollector(Collector):
+    """Reads the figures from PostgreSQL each time Prometheus scrapes."""
+
+    def collect(self) -> Iterator[Metric]:
+        now = timezone.now()
+        yield from self._sagas(now)
+        yield from self._outbox(now)
+        yield from self._reconciler()
+
+    def _sagas(self, now: timezone.datetime) -> Iterator[Metric]:
+        by_state = GaugeMetricFamily("saga_sagas", "Sagas by state", labels=["state"])
+        counts = dict(OrderSaga.objects.values_list("state").annotate(n=Count("order_id"))
+                      .order_by())
+        for state in OrderSaga.State.values:
+            by_state.add_metric([state], counts.get(state, 0))
+        yield by_state
+        in_flight = OrderSaga.objects.exclude(state=OrderSaga.State.CONVERGED).aggregate(
+            gap=Sum("gap"), oldest=Min("started_at"))
+        yield GaugeMetricFamily("saga_gap_total", "Facets differing from the desired state, "
+                                "summed over all sagas", value=in_flight["gap"] or 0)
+        oldest = in_flight["oldest"]
+        yield GaugeMetricFamily("saga_oldest_in_flight_seconds",
+                                "Age of the oldest saga not converged",
+                                value=(now - oldest).total_seconds() if oldest else 0)
+        compensations = CounterMetricFamily("saga_compensations", "Compensating steps taken, "
+                                            "by kind", labels=["kind"])
+        with connection.cursor() as cursor:  # index-only on (event_type, id)
+            cursor.execute("SELECT event_type, count(*) FROM outbox_event "
+                           "WHERE event_type = ANY(%s) GROUP BY event_type",
+                           [list(COMPENSATION_EVENTS)])
+            seen = dict(cursor.fetchall())
+        for event_type, kind in COMPENSATION_EVENTS.items():
+            compensations.add_metric([kind], seen.get(event_type, 0))
+        yield compensations
+        corrections = CounterMetricFamily("saga_corrections", "Reconciler corrections, by kind "
+                                          "and status", labels=["kind", "status"])
+        for kind, status, n in (ReconciliationAction.objects.values_list("kind", "status")
+                                .annotate(n=Count("id")).order_by()):
+            corrections.add_metric([kind, status], n)
+        yield corrections
+
+    def _outbox(self, now: timezone.datetime) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "outbox_dead_deliveries", "Deliveries that exhausted their attempts",
+            value=Delivery.objects.filter(status=Delivery.Status.DEAD).count())
+        pending = Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(
+            n=Count("id"), oldest=Min("created_at"))
+        yield GaugeMetricFamily("outbox_pending_deliveries", "Deliveries not yet handled",
+                                value=pending["n"])
+        oldest = pending["oldest"]
+        yield GaugeMetricFamily("outbox_oldest_pending_seconds",
+                                "Age of the oldest delivery not yet handled",
+                                value=(now - oldest).total_seconds() if oldest else 0)
+
+    def _reconciler(self) -> Iterator[Metric]:
+        stats = ReconcilerStats.objects.filter(id=1).first() or ReconcilerStats()
+        yield CounterMetricFamily("saga_reconcile_passes", "Reconciler passes run",
+                                  value=stats.passes)
+        yield CounterMetricFamily("saga_reconcile_pass_seconds", "Time spent in reconciler "
+                                  "passes (divide by passes for the mean)",
+                                  value=stats.seconds_total)
+        yield GaugeMetricFamily("saga_reconcile_last_pass_seconds",
+                                "Duration of the last reconciler pass", value=stats.last_seconds)
+        yield GaugeMetricFamily("saga_reconcile_last_pass_sagas",
+                                "Sagas examined by the last reconciler pass",
+                                value=stats.last_examined)
+
+
+def _registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(CoordinationCollector())
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(api_requests)
+    return registry
+
+
+def _authorized(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    if not token:
+        return True
+    given = request.headers.get("Authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not _authorized(request):
+        response = HttpResponse("a bearer token is required\n", status=401,
+                                content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+class ApiRequestMetricsMiddleware:
+    """Counts every request under /api/ by method, route pattern (not the raw path, so an
+    order id does not become a label) and status code."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith("/api/"):
+            match = getattr(request, "resolver_match", None)
+            route = f"/{match.route}" if match is not None else "unmatched"
+            api_requests.labels(request.method, route, str(response.status_code)).inc()
+        return response

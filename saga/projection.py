@@ -1,0 +1,143 @@
+"""The coordination state as a projection: every event of an order's saga is folded into its
+`OrderSaga` row inside the transaction that appends it (a synchronous projector, so no Celery
+hop is added per event), and the same fold rebuilds the rows from the event store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from inventory.events import (
+    StockCommitted,
+    StockReleased,
+    StockReservationFailed,
+    StockReserved,
+)
+from orders.events import ConfirmationEmailSent, OrderCancelled, OrderConfirmed, OrderPlaced
+from outbox.registry import projects
+from outbox.store import Envelope
+from payments.events import PaymentCaptured, PaymentDeclined, PaymentRefunded
+from saga import desired, steps
+from saga.models import OrderSaga
+from shipping.events import ShipmentBooked, ShipmentCancelled, ShipmentFailed
+
+FACT_EVENTS = (
+    OrderPlaced, OrderConfirmed, OrderCancelled, ConfirmationEmailSent,
+    StockReserved, StockReservationFailed, StockReleased, StockCommitted,
+    PaymentCaptured, PaymentDeclined, PaymentRefunded,
+    ShipmentBooked, ShipmentFailed, ShipmentCancelled,
+)
+
+# What the projection owns; the rest of the row is the reconciler's bookkeeping.
+PROJECTED_FIELDS = (
+    "customer_id", "total", "order_status", "reason", "step_failed", "stock", "hold_expires_at",
+    "charged", "refunded", "net", "captures", "shipment", "email_sent", "desired_outcome", "gap",
+    "current_step", "step_started_at", "step_deadline", "last_event_id", "last_event_type",
+    "last_event_at", "started_at", "converged_at",
+)
+
+
+def fold(saga: OrderSaga, event: Any) -> None:
+    """Record one fact of the order's saga on its row. Order-independent where it can be:
+    a terminal status is never walked back by a late event."""
+    match event:
+        case OrderPlaced():
+            saga.customer_id = event.customer_id
+            saga.total = event.total
+        case OrderConfirmed():
+            saga.order_status = desired.OrderStatus.CONFIRMED
+        case OrderCancelled():
+            if saga.order_status != desired.OrderStatus.CONFIRMED:
+                saga.order_status = desired.OrderStatus.CANCELLED
+                saga.reason = saga.reason or event.reason
+        case ConfirmationEmailSent():
+            saga.email_sent = True
+        case StockReserved():
+            if saga.stock != desired.Stock.COMMITTED:
+                saga.stock = desired.Stock.HELD
+                saga.hold_expires_at = parse_datetime(event.expires_at)
+        case StockReleased():
+            if saga.stock != desired.Stock.COMMITTED:
+                saga.stock = desired.Stock.RELEASED
+        case StockCommitted():
+            saga.stock = desired.Stock.COMMITTED
+        case StockReservationFailed() | PaymentDeclined() | ShipmentFailed():
+            saga.step_failed = True
+            saga.reason = saga.reason or event.reason
+        case PaymentCaptured():
+            saga.charged += Decimal(event.amount)
+            saga.captures += 1
+        case PaymentRefunded():
+            saga.refunded += Decimal(event.amount)
+        case ShipmentBooked():
+            if saga.shipment != desired.Shipment.CANCELLED:
+                saga.shipment = desired.Shipment.BOOKED
+        case ShipmentCancelled():
+            saga.shipment = desired.Shipment.CANCELLED
+    saga.net = saga.charged - saga.refunded
+
+
+def refresh(saga: OrderSaga, at: datetime) -> None:
+    """Recompute what follows from the facts: desired outcome, gap, step, state."""
+    seen = saga.observed()
+    saga.desired_outcome = desired.desired_outcome(seen.order_status, seen.step_failed)
+    saga.gap = desired.gap(seen)
+    step = steps.current_step(seen)
+    if step != saga.current_step:
+        saga.current_step = step
+        saga.step_started_at = at
+        saga.step_retries = 0
+        saga.step_deadline = (
+            None if step == steps.DONE
+            else at + timedelta(seconds=settings.SAGA_STEP_DEADLINE_SECONDS)
+        )
+    if saga.gap == 0:
+        saga.state = OrderSaga.State.CONVERGED
+        saga.attention_reason = None
+        saga.next_check_at = None
+        saga.observed_gap = None
+        saga.converged_at = saga.converged_at or at
+        return
+    saga.converged_at = None
+    if saga.state != OrderSaga.State.NEEDS_ATTENTION:  # only a person or convergence clears it
+        saga.state = (OrderSaga.State.COMPENSATING
+                      if saga.desired_outcome == desired.Outcome.CANCELLED
+                      else OrderSaga.State.RUNNING)
+    # The saga moved: nothing to check before its step's deadline.
+    saga.checks = 0
+    saga.next_check_at = saga.step_deadline or at
+
+
+def new_saga(order_id: str, at: datetime) -> OrderSaga:
+    return OrderSaga(order_id=order_id, started_at=at, current_step="")
+
+
+def apply(saga: OrderSaga, event: Any, env: Envelope) -> None:
+    """Fold one enveloped event and refresh; the caller saves."""
+    if isinstance(event, FACT_EVENTS):
+        fold(saga, event)
+    if saga.last_event_id is None or env.id >= saga.last_event_id:
+        saga.last_event_id = env.id
+        saga.last_event_type = env.event_type
+        saga.last_event_at = env.recorded_at
+    if isinstance(event, OrderPlaced):
+        saga.started_at = env.recorded_at
+    refresh(saga, env.recorded_at)
+
+
+@projects(*FACT_EVENTS)
+def project_saga_event(event: Any, env: Envelope) -> None:
+    """Runs inside the appending transaction: the row moves with the event or not at all."""
+    saga = OrderSaga.objects.select_for_update().filter(order_id=event.order_id).first()
+    if saga is None:
+        saga = new_saga(event.order_id, env.recorded_at)
+        apply(saga, event, env)
+        saga.save(force_insert=True)
+        return
+    apply(saga, event, env)
+    saga.save()

@@ -1,0 +1,105 @@
+"""The saga as the API shows it: the `saga` block of an order, and the staff list of sagas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from outbox.models import Event
+from saga import desired
+from saga.models import OrderSaga
+
+
+def _money(value: Any) -> str:
+    return f"{value:.2f}"
+
+
+def participants(saga: OrderSaga) -> dict[str, Any]:
+    by_name = {f.name: f for f in desired.facets(saga.observed())}
+    outcome = desired.Outcome(saga.desired_outcome)
+    return {
+        "stock": {"observed": by_name["stock"].observed, "desired": by_name["stock"].desired},
+        "payment": {
+            "charged": _money(saga.charged),
+            "refunded": _money(saga.refunded),
+            "net": _money(saga.net),
+            "desired_net": _money(desired.desired_net(outcome, saga.total)),
+        },
+        "shipment": {"observed": by_name["shipment"].observed,
+                     "desired": by_name["shipment"].desired},
+    }
+
+
+def source_of(stream_type: str) -> str:
+    """The context that wrote an event ("saga" for the reconciler's commands)."""
+    return stream_type.split(".", 1)[0]
+
+
+def timeline(order_id: str) -> list[dict[str, Any]]:
+    """Every event of the order's saga (all streams sharing its correlation id), in order."""
+    rows = (Event.objects.filter(correlation_id=order_id).order_by("id")
+            .values_list("recorded_at", "event_type", "stream_type"))
+    return [{"at": at.isoformat(), "type": event_type, "source": source_of(stream_type)}
+            for at, event_type, stream_type in rows]
+
+
+def saga_block(order_id: str, saga: OrderSaga | None = None) -> dict[str, Any] | None:
+    """The order's `saga` block of the API contract, or None if it has no saga row."""
+    saga = saga or OrderSaga.objects.filter(order_id=order_id).first()
+    if saga is None:
+        return None
+    return {
+        "state": saga.state,
+        "desired_outcome": saga.desired_outcome,
+        "gap": saga.gap,
+        "current_step": saga.current_step,
+        "attention_reason": saga.attention_reason or None,
+        "participants": participants(saga),
+        "timeline": timeline(order_id),
+    }
+
+
+class SagaBlockSerializer(serializers.Serializer):
+    """Documents the block's shape for the OpenAPI schema."""
+
+    state = serializers.ChoiceField(choices=OrderSaga.State.choices)
+    desired_outcome = serializers.ChoiceField(choices=[o.value for o in desired.Outcome])
+    gap = serializers.IntegerField()
+    current_step = serializers.CharField()
+    attention_reason = serializers.CharField(allow_null=True)
+    participants = serializers.DictField()
+    timeline = serializers.ListField(child=serializers.DictField())
+
+
+class SagaSerializer(serializers.ModelSerializer):
+    """One row of `GET /api/sagas/`."""
+
+    age_seconds = serializers.SerializerMethodField()
+    participants = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OrderSaga
+        fields = ["order_id", "customer_id", "order_status", "state", "desired_outcome", "gap",
+                  "current_step", "step_deadline", "attention_reason", "total", "participants",
+                  "last_event_type", "last_event_at", "started_at", "converged_at",
+                  "age_seconds"]
+
+    def get_age_seconds(self, saga: OrderSaga) -> float:
+        end = saga.converged_at or timezone.now()
+        return round((end - saga.started_at).total_seconds(), 3)
+
+    @extend_schema_field(serializers.DictField())
+    def get_participants(self, saga: OrderSaga) -> dict[str, Any]:
+        return participants(saga)
+
+
+class SagaFilterSerializer(serializers.Serializer):
+    """The query parameters of `GET /api/sagas/`; a bad value is a 400 naming the field."""
+
+    state = serializers.ChoiceField(choices=OrderSaga.State.choices, required=False)
+    min_gap = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    older_than = serializers.IntegerField(min_value=0, max_value=10 * 365 * 86400,
+                                          required=False, help_text="seconds since it started")

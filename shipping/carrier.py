@@ -1,0 +1,162 @@
+"""The carrier port, and the simulated carrier that is its default adapter.
+
+The port is what a parcel carrier's API offers: book a shipment under an idempotency key (the
+same key returns the same booking, never a second one), cancel it, look it up by key, and list
+the bookings made for an order (what the reconciler and the audit compare with our records).
+
+The simulated carrier keeps its ledger through the "providers" database alias, a connection of
+its own: like a real carrier's records, a booking survives a rollback of our transaction. It
+refuses any address whose postal code is "00000", and injects the random faults of
+`settings.SHIPPING_FAULTS` (`error`, `lost_response` rates, `slow_ms` upper bound on an answer's
+delay), so chaos runs, demos and tests use one code path.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.utils import timezone
+
+from outbox.relay import parse_rates
+from shipping.domain import REFUSED_ADDRESS
+from shipping.events import Address
+from shipping.models import CarrierLedgerEntry
+
+PROVIDERS_DB = "providers"
+FAULT_NAMES = frozenset({"error", "lost_response", "slow_ms"})
+REFUSED_POSTAL_CODE = "00000"
+
+
+@dataclass(frozen=True)
+class Booking:
+    idempotency_key: str
+    shipment_id: str
+    tracking_code: str
+    order_id: str
+    live: bool  # False once cancelled
+
+
+class CarrierError(Exception):
+    """Transient: the carrier did not do it (or cannot say); the same request may be retried."""
+
+
+class CarrierTimeout(CarrierError):
+    """No answer: the booking may have been made; look it up by idempotency key."""
+
+
+class CarrierRefused(Exception):
+    """The carrier will not take this shipment: final for this address."""
+
+    def __init__(self, reason: str = REFUSED_ADDRESS) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Carrier(Protocol):
+    def book(self, idempotency_key: str, address: Address, *, order_id: str = "") -> Booking: ...
+
+    def cancel(self, idempotency_key: str) -> Booking | None: ...
+
+    def look_up(self, idempotency_key: str) -> Booking | None: ...
+
+    def bookings(self, order_id: str) -> list[Booking]: ...
+
+
+def parse_faults(text: str) -> dict[str, float]:
+    """`error=0.05,slow_ms=200,lost_response=0.05` into numbers; a misspelt name is an error."""
+    return _known_faults(parse_rates(text))
+
+
+def _known_faults(faults: Mapping[str, float]) -> dict[str, float]:
+    unknown = set(faults) - FAULT_NAMES
+    if unknown:
+        raise ValueError(f"unknown shipping faults {sorted(unknown)}; known: {sorted(FAULT_NAMES)}")
+    return {name: float(rate) for name, rate in faults.items()}
+
+
+def default_carrier() -> Carrier:
+    """The carrier the services use when none is given (settings are read on each call)."""
+    return SimulatedCarrier(parse_faults(settings.SHIPPING_FAULTS))
+
+
+def _booking_of(entry: CarrierLedgerEntry) -> Booking:
+    return Booking(
+        idempotency_key=entry.idempotency_key,
+        shipment_id=entry.shipment_id,
+        tracking_code=entry.tracking_code,
+        order_id=entry.order_id,
+        live=entry.status == CarrierLedgerEntry.Status.BOOKED,
+    )
+
+
+class SimulatedCarrier:
+    def __init__(
+        self,
+        faults: Mapping[str, float] | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.faults = _known_faults(faults or {})
+        self.rng = rng or random.Random()
+        self.sleep = sleep
+
+    def book(self, idempotency_key: str, address: Address, *, order_id: str = "") -> Booking:
+        self._answer_slowly()
+        self._fail_at_random()
+        if address.postal_code.strip() == REFUSED_POSTAL_CODE:
+            raise CarrierRefused()
+        entry, _ = CarrierLedgerEntry.objects.using(PROVIDERS_DB).get_or_create(
+            idempotency_key=idempotency_key,
+            defaults={
+                "shipment_id": f"shp_{uuid.uuid4().hex[:20]}",
+                "tracking_code": f"TRK{uuid.uuid4().int % 10**12:012d}",
+                "order_id": order_id,
+                "address": asdict(address),
+            },
+        )
+        self._lose_response_at_random()
+        return _booking_of(entry)
+
+    def cancel(self, idempotency_key: str) -> Booking | None:
+        """Cancel the booking made under this key; None when there is none. Idempotent."""
+        self._answer_slowly()
+        self._fail_at_random()
+        ledger = CarrierLedgerEntry.objects.using(PROVIDERS_DB)
+        ledger.filter(idempotency_key=idempotency_key,
+                      status=CarrierLedgerEntry.Status.BOOKED).update(
+            status=CarrierLedgerEntry.Status.CANCELLED, cancelled_at=timezone.now())
+        self._lose_response_at_random()
+        return self.look_up(idempotency_key)
+
+    def look_up(self, idempotency_key: str) -> Booking | None:
+        self._fail_at_random()
+        entry = (CarrierLedgerEntry.objects.using(PROVIDERS_DB)
+                 .filter(idempotency_key=idempotency_key).first())
+        return _booking_of(entry) if entry else None
+
+    def bookings(self, order_id: str) -> list[Booking]:
+        entries = CarrierLedgerEntry.objects.using(PROVIDERS_DB).filter(order_id=order_id)
+        return [_booking_of(entry) for entry in entries.order_by("id")]
+
+    # --- faults --------------------------------------------------------------------------
+
+    def _roll(self, fault: str) -> bool:
+        return self.rng.random() < self.faults.get(fault, 0.0)
+
+    def _answer_slowly(self) -> None:
+        if self.faults.get("slow_ms"):
+            self.sleep(self.rng.uniform(0, self.faults["slow_ms"]) / 1000)
+
+    def _fail_at_random(self) -> None:
+        if self._roll("error"):
+            raise CarrierError("carrier unavailable")
+
+    def _lose_response_at_random(self) -> None:
+        if self._roll("lost_response"):
+            raise CarrierTimeout("carrier did not answer in time")

@@ -1,0 +1,35 @@
+"""Shipping's reactions to the saga's events (docs/choreography.md).
+
+Each one records what it learned on the order's shipment and acts when the shipment's state
+says so; a duplicate or a late event changes nothing.
+"""
+
+from __future__ import annotations
+
+from orders.events import OrderCancelled, OrderPlaced, ShippingAddress
+from outbox.registry import handles
+from outbox.store import Envelope
+from payments.events import PaymentCaptured
+from shipping import services
+from shipping.events import Address
+
+
+def address_of(placed: ShippingAddress) -> Address:
+    return Address(name=placed.name, line1=placed.line1, line2=placed.line2, city=placed.city,
+                   postal_code=placed.postal_code, country=placed.country)
+
+
+@handles(OrderPlaced, PaymentCaptured, name="shipping.book_shipment")
+def book_shipment(event: OrderPlaced | PaymentCaptured, envelope: Envelope) -> None:
+    """Learn the address or the payment; when placed + paid + not cancelled + not booked, book
+    with the carrier → ShipmentBooked | ShipmentFailed("carrier refused the address")."""
+    if isinstance(event, OrderPlaced):
+        services.book_shipment(event.order_id, address=address_of(event.shipping_address))
+    else:
+        services.book_shipment(event.order_id, charge_id=event.charge_id)
+
+
+@handles(OrderCancelled, name="shipping.cancel_shipment")
+def cancel_shipment(event: OrderCancelled, envelope: Envelope) -> None:
+    """Cancel a live booking → ShipmentCancelled; never book for this order afterwards."""
+    services.cancel_shipment(event.order_id, event.reason)
