@@ -73,6 +73,10 @@ def logging_config(fmt: str, level: str) -> dict[str, Any]:
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Django's default handlers (a DEBUG-only console, runserver's own) would write a
+            # second, unformatted copy of these lines: everything goes to the root's handler.
+            "django": {"handlers": [], "level": level, "propagate": True},
+            "django.server": {"handlers": [], "level": level, "propagate": True},
             "django.db.backends": {"level": "INFO"},  # SQL at DEBUG is too much, even then
             "celery": {"level": level},
         },

@@ -15,15 +15,15 @@ from rest_framework.views import APIView
 from inventory import domain, services
 from inventory.models import Product, Stock
 from inventory.serializers import (
+    CatalogueErrorSerializer,
     CatalogueItemSerializer,
-    ErrorSerializer,
     NewProductSerializer,
     ReceiveGoodsSerializer,
     StockSerializer,
 )
 
-UNAUTHENTICATED = OpenApiResponse(ErrorSerializer, description="No or bad credentials.")
-FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Signed in, but not staff.")
+UNAUTHENTICATED = OpenApiResponse(CatalogueErrorSerializer, description="No or bad credentials.")
+FORBIDDEN = OpenApiResponse(CatalogueErrorSerializer, description="Signed in, but not staff.")
 INVALID = OpenApiResponse(
     description="Malformed JSON (`detail`) or invalid fields: `{field: [messages]}`."
 )
@@ -104,7 +104,7 @@ class ReceiveGoods(APIView):
             400: INVALID,
             401: UNAUTHENTICATED,
             403: FORBIDDEN,
-            404: OpenApiResponse(ErrorSerializer, description="No product has this sku."),
+            404: OpenApiResponse(CatalogueErrorSerializer, description="No product has this sku."),
         },
     )
     def post(self, request: Request, sku: str) -> Response:

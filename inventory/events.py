@@ -74,3 +74,26 @@ class OrderCancellationNoted:
 
     order_id: str
     reason: str
+
+
+# --- Commands the reconciler (saga app) sends through the outbox ---------------------------
+# Contexts never import the saga, so the commands they accept are part of their own contract;
+# the handlers are in inventory/handlers.py, under the same heading.
+
+
+@event("inventory.StockReleaseRequested", version=1)
+@dataclass(frozen=True)
+class StockReleaseRequested:
+    """Release the order's hold (a cancelled order's hold left behind)."""
+
+    order_id: str
+    reason: str
+
+
+@event("inventory.StockReservationRequested", version=1)
+@dataclass(frozen=True)
+class StockReservationRequested:
+    """Hold the order's lines again (a hold missing or expired on an order going forward)."""
+
+    order_id: str
+    lines: tuple[ReservedLine, ...]

@@ -7,6 +7,7 @@ state says so; a duplicate or a late event changes nothing.
 from __future__ import annotations
 
 from inventory import domain, services
+from inventory.events import StockReleaseRequested, StockReservationRequested
 from orders.events import OrderCancelled, OrderConfirmed, OrderPlaced
 from outbox.delivery import PermanentError
 from outbox.registry import handles
@@ -39,3 +40,21 @@ def commit_stock(event: OrderConfirmed, envelope: Envelope) -> None:
     except domain.ReservationNotHeld as exc:
         # No retry brings a released hold back: the dead delivery and the reconciler show it.
         raise PermanentError(str(exc)) from exc
+
+
+# --- Commands from the reconciler (saga app) -------------------------------------------------
+# Added by the saga's engineer: each command is a thin call into this context's own services,
+# idempotent like every handler (a repeated command finds the work done and changes nothing).
+
+
+@handles(StockReleaseRequested, name="inventory.release_on_request")
+def release_on_request(event: StockReleaseRequested, envelope: Envelope) -> None:
+    """Release a hold left on a cancelled order → StockReleased (released already: no-op)."""
+    services.release_stock(event.order_id, event.reason)
+
+
+@handles(StockReservationRequested, name="inventory.reserve_on_request")
+def reserve_on_request(event: StockReservationRequested, envelope: Envelope) -> None:
+    """Hold the lines of an order going forward whose hold is missing; an expired hold is
+    renewed, an existing one left alone."""
+    services.reserve_stock(event.order_id, event.lines)

@@ -78,7 +78,7 @@ class StockSerializer(serializers.Serializer):
     available = serializers.IntegerField(read_only=True)
 
 
-class ErrorSerializer(serializers.Serializer):
+class CatalogueErrorSerializer(serializers.Serializer):
     """An error that concerns the request as a whole."""
 
     detail = serializers.CharField()

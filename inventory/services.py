@@ -143,16 +143,16 @@ def commit_stock(order_id: str) -> list[DomainEvent]:
 def _streams(stream_type: str) -> Iterable[tuple[str, list[Any]]]:
     """Every stream of a type, in stream order, as (stream id, envelopes in version order)."""
     rows = Event.objects.filter(stream_type=stream_type).order_by("stream_id", "version")
-    current: str | None = None
+    current = ""
     batch: list[Any] = []
     for row in rows.iterator(chunk_size=2000):
         if row.stream_id != current and batch:
-            yield current, batch  # type: ignore[misc]
+            yield current, batch
             batch = []
         current = row.stream_id
         batch.append(envelope(row))
     if batch:
-        yield current, batch  # type: ignore[misc]
+        yield current, batch
 
 
 def read_models_from_events() -> tuple[list[Product], list[Stock], list[Reservation]]:

@@ -202,7 +202,8 @@ class OrderViewSet(viewsets.GenericViewSet):
                 if key is not None:
                     idempotency.remember(user, key, answer, order_id)
         except services.UnknownProducts as exc:  # a product vanished since validation
-            raise ValidationError({"lines": [f"Unknown sku {sku!r}." for sku in exc.skus]}) from None
+            unknown = [f"Unknown sku {sku!r}." for sku in exc.skus]
+            raise ValidationError({"lines": unknown}) from None
         return answer
 
     def _replay(self, answer: idempotency.Answer, fingerprint: str) -> Response:

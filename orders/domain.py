@@ -99,7 +99,9 @@ class SagaFacts:
                 if getattr(self, name) == Fact.UNDONE]
 
 
-def price_lines(lines: Sequence[tuple[str, int]], prices: dict[str, Decimal]) -> tuple[OrderLine, ...]:
+def price_lines(
+    lines: Sequence[tuple[str, int]], prices: dict[str, Decimal]
+) -> tuple[OrderLine, ...]:
     """Order lines priced from the catalogue as it is now (the price is fixed at placement)."""
     return tuple(OrderLine(sku=sku, quantity=qty, unit_price=prices[sku]) for sku, qty in lines)
 
@@ -172,7 +174,9 @@ class Order(Aggregate):
         if self.status is OrderStatus.CANCELLED:
             return []
         if self.status is OrderStatus.CONFIRMED:
-            raise OrderAlreadyConfirmed(f"order {self.id} is confirmed and can no longer be cancelled")
+            raise OrderAlreadyConfirmed(
+                f"order {self.id} is confirmed and can no longer be cancelled"
+            )
         return [OrderCancelled(order_id=self.id, reason=reason, requested_by=requested_by)]
 
     @property

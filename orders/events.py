@@ -58,3 +58,26 @@ class OrderCancelled:
 class ConfirmationEmailSent:
     order_id: str
     to: str
+
+
+# --- Commands the reconciler (saga app) sends through the outbox ---------------------------
+# Contexts never import the saga, so the commands they accept are part of their own contract;
+# the handlers are in orders/handlers.py, under the same heading.
+
+
+@event("orders.OrderCancellationRequested", version=1)
+@dataclass(frozen=True)
+class OrderCancellationRequested:
+    """Cancel the order if it is still before the pivot (a saga past its budget, an operator)."""
+
+    order_id: str
+    reason: str
+    requested_by: str  # "saga" or "operator:<username>"
+
+
+@event("orders.OrderViewRepairRequested", version=1)
+@dataclass(frozen=True)
+class OrderViewRepairRequested:
+    """The order's read model disagrees with its events: rewrite it from its stream."""
+
+    order_id: str

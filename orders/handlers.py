@@ -7,8 +7,9 @@ and acts only when the state says the step is due, so duplicates and any arrival
 from __future__ import annotations
 
 from inventory.events import StockReleased, StockReservationFailed, StockReserved
-from orders import services
-from orders.events import OrderConfirmed
+from orders import projections, services
+from orders.domain import OrderAlreadyConfirmed
+from orders.events import OrderCancellationRequested, OrderConfirmed, OrderViewRepairRequested
 from outbox.delivery import PermanentError
 from outbox.registry import handles
 from outbox.store import Envelope
@@ -38,3 +39,30 @@ def send_confirmation_email(event: OrderConfirmed, env: Envelope) -> None:
         services.send_confirmation_email(event.order_id)
     except services.OrderNotFound as exc:
         raise PermanentError(f"order {event.order_id} has no events") from exc
+
+
+# --- Commands from the reconciler (saga app) -------------------------------------------------
+# Added by the saga's engineer: each command is a thin call into this context's own services,
+# idempotent like every handler (a repeated command finds the work done and changes nothing).
+
+
+@handles(OrderCancellationRequested, name="orders.cancel_on_request")
+def cancel_on_request(event: OrderCancellationRequested, env: Envelope) -> None:
+    """Cancel before the pivot; past it there is nothing to undo (the saga sees the order
+    confirmed and goes forward instead)."""
+    try:
+        services.cancel_order(event.order_id, reason=event.reason,
+                              requested_by=event.requested_by)
+    except OrderAlreadyConfirmed:
+        return
+    except services.OrderNotFound as exc:
+        raise PermanentError(f"cancellation asked for unknown order {event.order_id}") from exc
+
+
+@handles(OrderViewRepairRequested, name="orders.repair_order_view")
+def repair_order_view(event: OrderViewRepairRequested, env: Envelope) -> None:
+    """Rewrite the order's view row from its stream (the events are the truth)."""
+    view = projections.view_from_stream(event.order_id)
+    if view is None:
+        raise PermanentError(f"order {event.order_id} has no events to rebuild its view from")
+    view.save()

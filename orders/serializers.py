@@ -82,10 +82,11 @@ class PlaceOrderSerializer(serializers.Serializer):
             .values_list("sku", flat=True)
         )
         if any(line["sku"] not in known for line in lines):
-            raise serializers.ValidationError([
-                {} if line["sku"] in known else {"sku": [f"Unknown sku {line['sku']!r}."]}
-                for line in lines
-            ])
+            # Keyed by line index, the way DRF reports the lines' own field errors.
+            raise serializers.ValidationError({
+                index: {"sku": [f"Unknown sku {line['sku']!r}."]}
+                for index, line in enumerate(lines) if line["sku"] not in known
+            })
         merged: dict[str, int] = {}
         for line in lines:
             merged[line["sku"]] = merged.get(line["sku"], 0) + line["quantity"]

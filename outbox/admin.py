@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
 from outbox import deadletters
@@ -63,8 +64,8 @@ class EventAdmin(admin.ModelAdmin):
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = ("id", "handler", "event_type", "status", "attempts", "next_attempt_at",
-                    "created_at", "done_at")
-    list_filter = ("status", "handler", "queue")
+                    "created_at", "done_at", "short_error")
+    list_filter = ("status", "handler", "event__event_type", "queue")
     search_fields = ("=event__correlation_id", "=event__id")
     list_select_related = ("event",)
     readonly_fields = ("event_link", "handler", "queue", "status", "attempts", "next_attempt_at",
@@ -79,9 +80,15 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(description="event")
     def event_link(self, obj: Delivery) -> str:
-        return format_html('<a href="../../../event/{}/change/">{}</a>', obj.event_id, obj.event)
+        url = reverse("admin:outbox_event_change", args=[obj.event_id])
+        return format_html('<a href="{}">{}</a>', url, obj.event)
 
     @admin.display(description="last error")
+    def short_error(self, obj: Delivery) -> str:
+        lines = (obj.last_error or "").strip().splitlines()
+        return lines[-1][:120] if lines else ""
+
+    @admin.display(description="last error (full)")
     def error(self, obj: Delivery) -> str:
         return format_html("<pre>{}</pre>", obj.last_error)
 

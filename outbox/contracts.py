@@ -7,6 +7,7 @@ name is stored in the database, so it is chosen once and never derived from a mo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -95,9 +96,15 @@ def _coerce(value: Any, annotation: Any) -> Any:
     return value
 
 
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    # Resolving string annotations is slow and the answer never changes: once per class.
+    return typing.get_type_hints(cls)
+
+
 def from_payload[E: DomainEvent](cls: type[E], payload: dict[str, Any]) -> E:
     """Rebuild an event (or a nested value dataclass) from its current-schema JSON form."""
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     kwargs = {
         f.name: _coerce(payload[f.name], hints[f.name])
         for f in dataclasses.fields(cls)  # type: ignore[arg-type]
@@ -133,5 +140,7 @@ class Aggregate:
         raise NotImplementedError
 
     @classmethod
-    def restore(cls, stream_id: str, version: int, state: dict[str, Any]) -> Self:  # pragma: no cover
+    def restore(  # pragma: no cover - abstract
+        cls, stream_id: str, version: int, state: dict[str, Any]
+    ) -> Self:
         raise NotImplementedError

@@ -13,13 +13,18 @@ from outbox import relay
 from outbox.models import Delivery
 
 
-def _GRACE() -> timedelta:  # noqa: N802 - reads like the constant it is
+def _grace() -> timedelta:
     return timedelta(seconds=settings.OUTBOX_SWEEP_GRACE_SECONDS)
 
 
 def dead(
-    *, handler: str | None = None, event_type: str | None = None, older_than: timedelta | None = None
+    *,
+    handler: str | None = None,
+    event_type: str | None = None,
+    older_than: timedelta | None = None,
 ) -> QuerySet[Delivery]:
+    """Dead deliveries, oldest first, optionally of one handler, one event type, or created
+    more than `older_than` ago."""
     query = Delivery.objects.filter(status=Delivery.Status.DEAD).select_related("event")
     if handler:
         query = query.filter(handler=handler)
@@ -41,7 +46,7 @@ def replay(deliveries: QuerySet[Delivery]) -> int:
         )
         ids = [delivery_id for delivery_id, _ in rows]
         Delivery.objects.filter(id__in=ids).update(
-            status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now() + _GRACE()
+            status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now() + _grace()
         )
         relay.publish_on_commit(rows)
     return len(rows)

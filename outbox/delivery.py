@@ -79,6 +79,7 @@ def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Outc
     current count, so the newest message always runs. None (an old message) skips no check.
     """
     attempts_seen = expected_attempts
+    context: dict[str, str] = {}
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -88,14 +89,16 @@ def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Outc
                 return Outcome.SKIPPED  # done or dead, held by another worker, stale, or gone
             handler, attempts_seen, *columns = taken
             env = _envelope(columns)
+            # The handler's log lines, and a failure's below, carry the event's ids.
+            context = {"correlation": env.correlation_id, "causation": str(env.id),
+                       "by": f"handler:{handler}"}
             sub = registry.subscription(handler, env.event_type)
-            with message_context(
-                correlation=env.correlation_id, causation=str(env.id), by=f"handler:{handler}"
-            ):
+            with message_context(**context):
                 sub.func(env.event, env)
         return Outcome.DONE
     except Exception as exc:
-        return record_failure(delivery_id, exc, attempts_seen)
+        with message_context(**context):
+            return record_failure(delivery_id, exc, attempts_seen)
 
 
 def _envelope(columns: list[Any]) -> Envelope:

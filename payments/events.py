@@ -69,3 +69,49 @@ class OrderCancellationNoted:
 
     order_id: str
     reason: str
+
+
+# --- Commands the reconciler (saga app) sends through the outbox ---------------------------
+# Contexts never import the saga, so the commands they accept are part of their own contract;
+# the handlers are in payments/handlers.py, under the same heading.
+
+
+@event("payments.PaymentSettlementRequested", version=1)
+@dataclass(frozen=True)
+class PaymentSettlementRequested:
+    """Do what the payment's state says is due, after noting what the saga knows of the order
+    (each fact is noted once; a payment that knew it already changes nothing): charge when due
+    (a charge whose answer was lost is found by its idempotency key and recorded, never made
+    twice); for a cancelled order, charge nothing and refund what was captured."""
+
+    order_id: str
+    reason: str
+    amount: Decimal
+    token: str
+    stock_held: bool
+    cancelled: bool
+
+
+@event("payments.ExtraChargeRefundRequested", version=1)
+@dataclass(frozen=True)
+class ExtraChargeRefundRequested:
+    """Refund a charge the provider holds for the order beyond the payment's own (a duplicate
+    the provider booked, or any charge the payment never asked for)."""
+
+    order_id: str
+    charge_id: str
+    amount: Decimal
+    reason: str
+
+
+@event("payments.ExtraChargeRefunded", version=1, terminal=True)
+@dataclass(frozen=True)
+class ExtraChargeRefunded:
+    """An extra charge went back to the customer. The payment's own books never held it, so
+    its net is unchanged; the provider's ledger now nets it to zero."""
+
+    order_id: str
+    charge_id: str
+    refund_id: str
+    amount: Decimal
+    reason: str

@@ -17,6 +17,7 @@ from outbox.registry import handles
 from outbox.store import Envelope
 from payments import services
 from payments.domain import PaymentRuleBroken
+from payments.events import ExtraChargeRefundRequested, PaymentSettlementRequested
 from payments.gateway import GatewayRejected
 from shipping.events import ShipmentFailed
 
@@ -50,3 +51,27 @@ def refund_payment(event: ShipmentFailed | OrderCancelled, envelope: Envelope) -
             # inventory.release_stock, so a compensating refund would open a second release
             # path (harmless, release is idempotent, but noise in every cancelled timeline).
             services.cancel_payment(event.order_id, event.reason)
+
+
+# --- Commands from the reconciler (saga app) -------------------------------------------------
+# Added by the saga's engineer: each command is a thin call into this context's own services,
+# idempotent like every handler (a repeated command finds the work done and changes nothing).
+
+
+@handles(PaymentSettlementRequested, name="payments.settle_on_request")
+def settle_on_request(event: PaymentSettlementRequested, envelope: Envelope) -> None:
+    """Charge if due (a lost answer is found by key, never charged twice); a cancelled
+    order is never charged, and its capture is refunded."""
+    with _no_retry_for_rejections():
+        if event.cancelled:  # noted first, so what follows can only look up and refund
+            services.cancel_payment(event.order_id, event.reason)
+        services.charge_payment(event.order_id, amount=event.amount, token=event.token,
+                                stock_held=event.stock_held)
+
+
+@handles(ExtraChargeRefundRequested, name="payments.refund_extra_charge")
+def refund_extra_charge(event: ExtraChargeRefundRequested, envelope: Envelope) -> None:
+    """Refund one charge the payment never asked for → ExtraChargeRefunded."""
+    with _no_retry_for_rejections():
+        services.refund_extra_charge(event.order_id, event.charge_id, event.amount,
+                                     event.reason)

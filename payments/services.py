@@ -23,6 +23,7 @@ from outbox.models import Event
 from outbox.repository import AggregateRepository
 from outbox.store import ConcurrencyError
 from payments.domain import NO_CHARGE, ZERO, ChargeRequest, Payment, RefundRequest, charge_key
+from payments.events import ExtraChargeRefunded
 from payments.gateway import GatewayTimeout, PaymentGateway, PaymentRefused, default_gateway
 from payments.models import PaymentSnapshot
 
@@ -180,3 +181,38 @@ def rebuild_read_models(progress: Callable[[int, int], None] | None = None) -> i
         if progress is not None:
             progress(done, total)
     return done
+
+
+# --- Corrections requested by the reconciler (saga app) --------------------------------------
+# Added by the saga's engineer. An extra charge (a duplicate the provider booked, or one the
+# payment never asked for) is outside the Payment aggregate's books, so its refund is recorded
+# on a stream of its own, one per charge: written once, which makes a repeated request a no-op.
+
+EXTRA_CHARGE_STREAM = "payments.ExtraCharge"
+
+
+def extra_charge_refund_key(order_id: str, charge_id: str) -> str:
+    return f"order-{order_id}-extra-{charge_id}-refund"
+
+
+def refund_extra_charge(order_id: str, charge_id: str, amount: Decimal, reason: str, *,
+                        gateway: PaymentGateway | None = None) -> list[DomainEvent]:
+    """Refund `amount` of the extra charge `charge_id` → ExtraChargeRefunded (once)."""
+    gw = gateway or default_gateway()
+    with transaction.atomic():
+        if Event.objects.filter(stream_type=EXTRA_CHARGE_STREAM, stream_id=charge_id).exists():
+            return []
+        key = extra_charge_refund_key(order_id, charge_id)
+        try:
+            refund = gw.refund(key, charge_id, amount)
+        except GatewayTimeout:
+            refund = gw.look_up_refund(key)
+            if refund is None:
+                raise
+        events: list[DomainEvent] = [ExtraChargeRefunded(
+            order_id=order_id, charge_id=charge_id, refund_id=refund.refund_id, amount=amount,
+            reason=reason)]
+        # Two concurrent requests: the provider answers both with one refund (same key), and
+        # the version guard lets one of them record it; the other retries and finds it done.
+        store.append(EXTRA_CHARGE_STREAM, charge_id, 0, events, correlation_id=order_id)
+    return events

@@ -15,16 +15,15 @@ from collections.abc import Callable, Iterator
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Min, Sum
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from outbox.models import Delivery
-from saga.models import OrderSaga, ReconcilerStats, ReconciliationAction
+from saga.convergence import Figures, figures
+from saga.models import ReconcilerStats, ReconciliationAction
 
 # Undo steps of the saga, by the event that announces them.
 COMPENSATION_EVENTS = {
@@ -44,26 +43,21 @@ class CoordinationCollector(Collector):
     """Reads the figures from PostgreSQL each time Prometheus scrapes."""
 
     def collect(self) -> Iterator[Metric]:
-        now = timezone.now()
+        now = figures()
         yield from self._sagas(now)
         yield from self._outbox(now)
         yield from self._reconciler()
 
-    def _sagas(self, now: timezone.datetime) -> Iterator[Metric]:
+    def _sagas(self, now: Figures) -> Iterator[Metric]:
         by_state = GaugeMetricFamily("saga_sagas", "Sagas by state", labels=["state"])
-        counts = dict(OrderSaga.objects.values_list("state").annotate(n=Count("order_id"))
-                      .order_by())
-        for state in OrderSaga.State.values:
-            by_state.add_metric([state], counts.get(state, 0))
+        for state, n in now.by_state.items():
+            by_state.add_metric([state], n)
         yield by_state
-        in_flight = OrderSaga.objects.exclude(state=OrderSaga.State.CONVERGED).aggregate(
-            gap=Sum("gap"), oldest=Min("started_at"))
         yield GaugeMetricFamily("saga_gap_total", "Facets differing from the desired state, "
-                                "summed over all sagas", value=in_flight["gap"] or 0)
-        oldest = in_flight["oldest"]
+                                "summed over all sagas", value=now.total_gap)
         yield GaugeMetricFamily("saga_oldest_in_flight_seconds",
                                 "Age of the oldest saga not converged",
-                                value=(now - oldest).total_seconds() if oldest else 0)
+                                value=now.oldest_in_flight_seconds)
         compensations = CounterMetricFamily("saga_compensations", "Compensating steps taken, "
                                             "by kind", labels=["kind"])
         with connection.cursor() as cursor:  # index-only on (event_type, id)
@@ -81,18 +75,14 @@ class CoordinationCollector(Collector):
             corrections.add_metric([kind, status], n)
         yield corrections
 
-    def _outbox(self, now: timezone.datetime) -> Iterator[Metric]:
-        yield GaugeMetricFamily(
-            "outbox_dead_deliveries", "Deliveries that exhausted their attempts",
-            value=Delivery.objects.filter(status=Delivery.Status.DEAD).count())
-        pending = Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(
-            n=Count("id"), oldest=Min("created_at"))
+    def _outbox(self, now: Figures) -> Iterator[Metric]:
+        yield GaugeMetricFamily("outbox_dead_deliveries", "Deliveries that exhausted their "
+                                "attempts", value=now.dead_deliveries)
         yield GaugeMetricFamily("outbox_pending_deliveries", "Deliveries not yet handled",
-                                value=pending["n"])
-        oldest = pending["oldest"]
+                                value=now.outbox_pending)
         yield GaugeMetricFamily("outbox_oldest_pending_seconds",
                                 "Age of the oldest delivery not yet handled",
-                                value=(now - oldest).total_seconds() if oldest else 0)
+                                value=now.oldest_pending_seconds)
 
     def _reconciler(self) -> Iterator[Metric]:
         stats = ReconcilerStats.objects.filter(id=1).first() or ReconcilerStats()

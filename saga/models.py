@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from saga.desired import Observed, Outcome, Shipment, Stock
@@ -51,7 +51,7 @@ class OrderSaga(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     converged_at = models.DateTimeField(null=True, blank=True)
     # The reconciler's bookkeeping.
-    attention_reason = models.TextField(null=True, blank=True)
+    attention_reason = models.TextField(blank=True)
     next_check_at = models.DateTimeField(null=True, blank=True)
     checks = models.PositiveIntegerField(default=0)  # passes since the saga last moved
     step_retries = models.PositiveSmallIntegerField(default=0)
@@ -66,6 +66,9 @@ class OrderSaga(models.Model):
             models.Index(fields=["next_check_at"], name="saga_due_idx",
                          condition=~Q(state="converged")),
             models.Index(fields=["state"], name="saga_state_idx"),
+            # The verification sweep re-checks converged sagas, never-verified ones first.
+            models.Index(F("verified_at").asc(nulls_first=True), name="saga_verify_idx",
+                         condition=Q(state="converged")),
             models.Index(fields=["started_at"], name="saga_started_idx"),
         ]
         permissions = [
@@ -97,6 +100,9 @@ class ReconciliationAction(models.Model):
 
     saga = models.ForeignKey(OrderSaga, on_delete=models.CASCADE, related_name="actions")
     kind = models.CharField(max_length=40)
+    # What the action is about within its saga (a charge id, a step), so a pass does not
+    # propose the same correction twice.
+    subject = models.CharField(max_length=100, blank=True)
     reason = models.TextField()
     # {"observed": {...}, "desired": {...}} and whatever else was looked at.
     evidence = models.JSONField(default=dict)

@@ -15,22 +15,49 @@ from django.utils.dateparse import parse_datetime
 from inventory.events import (
     StockCommitted,
     StockReleased,
+    StockReleaseRequested,
     StockReservationFailed,
+    StockReservationRequested,
     StockReserved,
 )
-from orders.events import ConfirmationEmailSent, OrderCancelled, OrderConfirmed, OrderPlaced
+from orders.events import (
+    ConfirmationEmailSent,
+    OrderCancellationRequested,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderPlaced,
+    OrderViewRepairRequested,
+)
 from outbox.registry import projects
 from outbox.store import Envelope
-from payments.events import PaymentCaptured, PaymentDeclined, PaymentRefunded
+from payments.events import (
+    ExtraChargeRefunded,
+    ExtraChargeRefundRequested,
+    PaymentCaptured,
+    PaymentDeclined,
+    PaymentRefunded,
+    PaymentSettlementRequested,
+)
 from saga import desired, steps
 from saga.models import OrderSaga
-from shipping.events import ShipmentBooked, ShipmentCancelled, ShipmentFailed
+from shipping.events import (
+    ShipmentBooked,
+    ShipmentCancellationRequested,
+    ShipmentCancelled,
+    ShipmentFailed,
+)
 
 FACT_EVENTS = (
     OrderPlaced, OrderConfirmed, OrderCancelled, ConfirmationEmailSent,
     StockReserved, StockReservationFailed, StockReleased, StockCommitted,
-    PaymentCaptured, PaymentDeclined, PaymentRefunded,
+    PaymentCaptured, PaymentDeclined, PaymentRefunded, ExtraChargeRefunded,
     ShipmentBooked, ShipmentFailed, ShipmentCancelled,
+)
+# The reconciler's commands: seen (last event), but they change no fact until answered.
+COMMAND_EVENTS = (
+    OrderCancellationRequested, OrderViewRepairRequested, StockReleaseRequested,
+    StockReservationRequested, PaymentSettlementRequested, ExtraChargeRefundRequested,
+    ShipmentCancellationRequested,
 )
 
 # What the projection owns; the rest of the row is the reconciler's bookkeeping.
@@ -74,6 +101,10 @@ def fold(saga: OrderSaga, event: Any) -> None:
             saga.captures += 1
         case PaymentRefunded():
             saga.refunded += Decimal(event.amount)
+        case ExtraChargeRefunded():
+            # A charge the payment never recorded, and its refund: both facts of the money.
+            saga.charged += Decimal(event.amount)
+            saga.refunded += Decimal(event.amount)
         case ShipmentBooked():
             if saga.shipment != desired.Shipment.CANCELLED:
                 saga.shipment = desired.Shipment.BOOKED
@@ -98,7 +129,7 @@ def refresh(saga: OrderSaga, at: datetime) -> None:
         )
     if saga.gap == 0:
         saga.state = OrderSaga.State.CONVERGED
-        saga.attention_reason = None
+        saga.attention_reason = ""
         saga.next_check_at = None
         saga.observed_gap = None
         saga.converged_at = saga.converged_at or at
@@ -119,15 +150,20 @@ def new_saga(order_id: str, at: datetime) -> OrderSaga:
 
 def apply(saga: OrderSaga, event: Any, env: Envelope) -> None:
     """Fold one enveloped event and refresh; the caller saves."""
-    if isinstance(event, FACT_EVENTS):
-        fold(saga, event)
+    _seen(saga, env)
+    if not isinstance(event, FACT_EVENTS):
+        return
+    fold(saga, event)
+    if isinstance(event, OrderPlaced):
+        saga.started_at = env.recorded_at
+    refresh(saga, env.recorded_at)
+
+
+def _seen(saga: OrderSaga, env: Envelope) -> None:
     if saga.last_event_id is None or env.id >= saga.last_event_id:
         saga.last_event_id = env.id
         saga.last_event_type = env.event_type
         saga.last_event_at = env.recorded_at
-    if isinstance(event, OrderPlaced):
-        saga.started_at = env.recorded_at
-    refresh(saga, env.recorded_at)
 
 
 @projects(*FACT_EVENTS)
@@ -141,3 +177,10 @@ def project_saga_event(event: Any, env: Envelope) -> None:
         return
     apply(saga, event, env)
     saga.save()
+
+
+@projects(*COMMAND_EVENTS)
+def project_saga_command(event: Any, env: Envelope) -> None:
+    """A command is the last thing seen of the saga, nothing more (its answer is the fact)."""
+    OrderSaga.objects.filter(order_id=event.order_id).update(
+        last_event_id=env.id, last_event_type=env.event_type, last_event_at=env.recorded_at)

@@ -21,19 +21,24 @@ ORDER_PLACED = "orders.OrderPlaced"
 BATCH = 500
 
 
-def fold_orders(order_ids: Iterable[str]) -> dict[str, OrderSaga]:
-    """Fresh, unsaved saga rows folded from the events of these orders alone."""
-    ids = list(order_ids)
+def fold_events(rows: Iterable[Event]) -> dict[str, OrderSaga]:
+    """Fresh, unsaved saga rows folded from these events (in global order), by order id."""
     fresh: dict[str, OrderSaga] = {}
-    rows = Event.objects.filter(correlation_id__in=ids).order_by("id")
-    for row in rows.iterator(chunk_size=2000):
+    for row in rows:
         env = envelope(row)
         order_id = getattr(env.event, "order_id", None)
-        if order_id not in ids:
-            continue
-        saga = fresh.get(order_id) or fresh.setdefault(order_id, new_saga(order_id, env.recorded_at))
-        apply(saga, env.event, env)
+        if order_id is None or order_id != row.correlation_id:
+            continue  # not an event of an order's saga
+        if order_id not in fresh:
+            fresh[order_id] = new_saga(order_id, env.recorded_at)
+        apply(fresh[order_id], env.event, env)
     return fresh
+
+
+def fold_orders(order_ids: Iterable[str]) -> dict[str, OrderSaga]:
+    """Fresh, unsaved saga rows folded from the events of these orders alone."""
+    rows = Event.objects.filter(correlation_id__in=list(order_ids)).order_by("id")
+    return fold_events(rows.iterator(chunk_size=2000))
 
 
 def _merge(existing: OrderSaga, fresh: OrderSaga) -> None:
@@ -41,7 +46,7 @@ def _merge(existing: OrderSaga, fresh: OrderSaga) -> None:
         setattr(existing, field, getattr(fresh, field))
     if fresh.state == OrderSaga.State.CONVERGED:
         existing.state = fresh.state
-        existing.attention_reason = None
+        existing.attention_reason = ""
         existing.next_check_at = None
         existing.observed_gap = None
     elif existing.state == OrderSaga.State.CONVERGED:
@@ -88,7 +93,8 @@ def rebuild_read_models(progress: Progress | None = None) -> int:
     done = 0
     last_id = 0
     while True:
-        batch = list(placed.filter(id__gt=last_id).order_by("id").values_list("id", "stream_id")[:BATCH])
+        batch = list(placed.filter(id__gt=last_id).order_by("id")
+                     .values_list("id", "stream_id")[:BATCH])
         if not batch:
             break
         last_id = batch[-1][0]

@@ -1,8 +1,9 @@
 """Where an order's saga is: the step it waits for, and which handler takes that step.
 
 Forward, the saga reserves, charges, books, confirms (the pivot) and commits the stock (the
-e-mail that follows is the orders context's own once-only step, recorded but not waited for). Going back, it undoes what was done (cancel the booking, refund, release) and
-cancels the order. The step is the first one of the path whose work is not yet seen.
+e-mail that follows is the orders context's own once-only step, recorded but not waited for).
+Going back, it undoes what was done (cancel the booking, refund, release) and cancels the
+order. The step is the first one of the path whose work is not yet seen.
 """
 
 from __future__ import annotations

@@ -71,3 +71,19 @@ class OrderCancellationNoted:
 
     order_id: str
     reason: str
+
+
+# --- Commands the reconciler (saga app) sends through the outbox ---------------------------
+# Contexts never import the saga, so the commands they accept are part of their own contract;
+# the handlers are in shipping/handlers.py, under the same heading.
+
+
+@event("shipping.ShipmentCancellationRequested", version=1)
+@dataclass(frozen=True)
+class ShipmentCancellationRequested:
+    """Cancel a booking left live on a cancelled order: the one the carrier holds under
+    `idempotency_key` (the order's own key, or any other booking made for it)."""
+
+    order_id: str
+    reason: str
+    idempotency_key: str

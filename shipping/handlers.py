@@ -11,7 +11,8 @@ from outbox.registry import handles
 from outbox.store import Envelope
 from payments.events import PaymentCaptured
 from shipping import services
-from shipping.events import Address
+from shipping.carrier import default_carrier
+from shipping.events import Address, ShipmentCancellationRequested
 
 
 def address_of(placed: ShippingAddress) -> Address:
@@ -33,3 +34,17 @@ def book_shipment(event: OrderPlaced | PaymentCaptured, envelope: Envelope) -> N
 def cancel_shipment(event: OrderCancelled, envelope: Envelope) -> None:
     """Cancel a live booking → ShipmentCancelled; never book for this order afterwards."""
     services.cancel_shipment(event.order_id, event.reason)
+
+
+# --- Commands from the reconciler (saga app) -------------------------------------------------
+# Added by the saga's engineer: each command is a thin call into this context's own services,
+# idempotent like every handler (a repeated command finds the work done and changes nothing).
+
+
+@handles(ShipmentCancellationRequested, name="shipping.cancel_on_request")
+def cancel_on_request(event: ShipmentCancellationRequested, envelope: Envelope) -> None:
+    """Cancel a booking left live on a cancelled order: the shipment records it if it held the
+    booking (→ ShipmentCancelled), and the carrier cancels it by key even when our books
+    already said cancelled (the carrier's ledger is what ships)."""
+    services.cancel_shipment(event.order_id, event.reason)
+    default_carrier().cancel(event.idempotency_key)

@@ -61,32 +61,40 @@ def test_a_json_line_carries_the_correlation_and_causation_in_force(json_lines):
     assert outside["correlation_id"] == "-" and outside["causation_id"] == "-"
 
 
-def _log_from_configured_django(log_format: str) -> str:
+def _log_from_configured_django(log_format: str, logger: str = "orders.services",
+                                **env: str) -> list[str]:
     """Write one line through settings.LOGGING in a fresh process; return what it printed."""
     code = (
         "import logging, django\n"
         "django.setup()\n"
         "from outbox.context import message_context\n"
         "with message_context(correlation='order-9', causation='77'):\n"
-        "    logging.getLogger('orders.services').warning('order held')\n"
+        f"    logging.getLogger({logger!r}).warning('order held')\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings",
-           "DJANGO_SECRET_KEY": "x" * 50, "LOG_FORMAT": log_format}
+           "DJANGO_SECRET_KEY": "x" * 50, "LOG_FORMAT": log_format, **env}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60, check=True)
-    return result.stderr.strip().splitlines()[-1]
+    return result.stderr.strip().splitlines()
 
 
 def test_the_configured_json_log_is_one_object_per_line_with_the_ids():
-    line = json.loads(_log_from_configured_django("json"))
+    line = json.loads(_log_from_configured_django("json")[-1])
     assert line["message"] == "order held"
     assert line["correlation_id"] == "order-9"
     assert line["causation_id"] == "77"
 
 
 def test_the_configured_text_log_shows_the_ids_readably():
-    line = _log_from_configured_django("text")
+    line = _log_from_configured_django("text")[-1]
     assert "WARNING orders.services [corr=order-9 cause=77] order held" in line
+
+
+def test_django_lines_are_written_once_and_formatted_in_development():
+    # Django's own DEBUG console handler would add a bare copy of every django.* line.
+    lines = _log_from_configured_django("text", "django.request", DJANGO_DEBUG="1")
+    held = [line for line in lines if "order held" in line]
+    assert len(held) == 1 and "[corr=order-9 cause=77]" in held[0]
 
 
 def test_a_request_gets_an_x_request_id(client):

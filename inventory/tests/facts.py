@@ -46,10 +46,11 @@ def placed(order_id: str, *lines: tuple[str, int]) -> OrderPlaced:
         payment_token="tok_ok")
 
 
-def publish(event: DomainEvent) -> Event:
-    """Append one event to its own context's stream for its order (the sweep, not the broker,
-    would send its deliveries: nothing leaves for Redis)."""
-    stream_type = STREAM_OF_CONTEXT[event.event_type.split(".", 1)[0]]
+def publish(event: DomainEvent, stream_type: str | None = None) -> Event:
+    """Append one event to its own context's stream for its order, or to `stream_type` (the
+    reconciler's commands go to `saga.Corrections`). The sweep, not the broker, would send
+    its deliveries: nothing leaves for Redis."""
+    stream_type = stream_type or STREAM_OF_CONTEXT[event.event_type.split(".", 1)[0]]
     order_id = event.order_id  # type: ignore[attr-defined]
     with transaction.atomic(), relay.suppressed():
         version = Event.objects.filter(stream_type=stream_type, stream_id=order_id).count()

@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
@@ -42,7 +44,8 @@ def order_body(*lines: tuple[Any, Any], **overrides: Any) -> dict[str, Any]:
 
 def add_product(sku: str, name: str, price: str) -> None:
     with transaction.atomic():
-        store.append("inventory.Product", sku, 0, [ProductAdded(sku=sku, name=name, price=Decimal(price))])
+        added = ProductAdded(sku=sku, name=name, price=Decimal(price))
+        store.append("inventory.Product", sku, 0, [added])
 
 
 def happen(stream_type: str, order_id: str, *events: DomainEvent) -> None:
@@ -80,6 +83,15 @@ def fresh_throttle_history() -> Iterator[None]:
 
 
 @pytest.fixture
+def broker_db() -> Iterator[None]:
+    """Committed events and retries ring the broker; empty this run's broker database after."""
+    yield
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
 def catalogue(db: None) -> dict[str, str]:
     for sku, price in PRICES.items():
         add_product(sku, f"Product {sku}", price)
@@ -90,10 +102,10 @@ def catalogue(db: None) -> dict[str, str]:
 def users(db: None) -> dict[str, Any]:
     model = get_user_model()
     return {
-        "alice": model.objects.create_user("alice", "alice@example.com", "pw-alice"),
-        "bob": model.objects.create_user("bob", "bob@example.com", "pw-bob"),
-        "staff": model.objects.create_user("staff", "staff@example.com", "pw-staff",
-                                           is_staff=True),
+        # No passwords (tokens authenticate): hashing one costs more than a whole test.
+        "alice": model.objects.create_user("alice", "alice@example.com"),
+        "bob": model.objects.create_user("bob", "bob@example.com"),
+        "staff": model.objects.create_user("staff", "staff@example.com", is_staff=True),
     }
 
 
@@ -117,7 +129,9 @@ def alice(client_for: Callable[[str | None], APIClient]) -> APIClient:
 
 
 @pytest.fixture
-def place(client_for: Callable[[str | None], APIClient], catalogue: dict[str, str]) -> Callable[..., str]:
+def place(
+    client_for: Callable[[str | None], APIClient], catalogue: dict[str, str]
+) -> Callable[..., str]:
     """Place an order through the API as `who`; returns its id."""
 
     def place_as(who: str = "alice", *lines: tuple[str, int]) -> str:

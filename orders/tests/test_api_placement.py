@@ -3,9 +3,9 @@
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
-from django.conf import settings
 
 from inventory.events import ProductAdded
 from orders.models import OrderView
@@ -29,7 +29,7 @@ def test_placing_an_order_answers_202_with_the_priced_order_and_its_location(ali
     ]
     assert order["total"] == "26.05"
     assert order["reason"] == ""
-    assert order["saga"] is None
+    assert "saga" in order
     assert response["Location"] == f"http://testserver/api/orders/{order['id']}/"
 
 
@@ -109,3 +109,20 @@ def test_placement_is_throttled_per_user(client_for, catalogue):
         assert alice.get("/api/orders/").status_code == 200  # reading is not throttled
         assert bob.post("/api/orders/", order_body(), format="json").status_code == 202
     assert OrderView.objects.count() == 3
+
+
+@pytest.mark.parametrize("provider, expected", [
+    (None, None),
+    (lambda view: {"state": "running", "gap": 3, "order": view.id}, "running"),
+])
+def test_the_saga_block_comes_from_the_installed_provider(alice, catalogue, monkeypatch,
+                                                         provider, expected):
+    monkeypatch.setattr("orders.serializers._saga_block", provider)
+    order_id = alice.post("/api/orders/", order_body(), format="json").json()["id"]
+
+    saga = alice.get(f"/api/orders/{order_id}/").json()["saga"]
+
+    if expected is None:
+        assert saga is None
+    else:
+        assert saga == {"state": "running", "gap": 3, "order": order_id}

@@ -21,7 +21,8 @@ def refuse(client: Any, body: Any, *, status: int = 400, **kwargs: Any) -> Any:
 
 
 def line_error(errors: dict, index: int, field: str) -> str:
-    return " ".join(errors["lines"][index][field])
+    """Line errors are keyed by the line's index; lines without faults are left out."""
+    return " ".join(errors["lines"][str(index)][field])
 
 
 @pytest.mark.parametrize("quantity, message", [
@@ -38,7 +39,7 @@ def line_error(errors: dict, index: int, field: str) -> str:
 ])
 def test_a_quantity_must_be_a_json_integer_from_1_to_1000(alice, catalogue, quantity, message):
     errors = refuse(alice, order_body(("SKU-2", 1), ("SKU-1", quantity)))
-    assert errors["lines"][0] == {}
+    assert list(errors["lines"]) == ["1"]
     assert message in line_error(errors, 1, "quantity")
 
 
@@ -58,7 +59,7 @@ def test_a_sku_must_be_a_short_string(alice, catalogue, sku, message):
 
 def test_an_unknown_sku_is_named_on_its_line(alice, catalogue):
     errors = refuse(alice, order_body(("SKU-1", 1), ("SKU-404", 2)))
-    assert errors["lines"][0] == {}
+    assert list(errors["lines"]) == ["1"]
     assert line_error(errors, 1, "sku") == "Unknown sku 'SKU-404'."
 
 
@@ -85,11 +86,7 @@ def test_merged_lines_of_one_sku_may_not_exceed_1000(alice, catalogue):
     assert "SKU-1 (1001)" in errors["lines"][0]
 
 
-def test_a_hundred_distinct_lines_are_the_limit(alice, catalogue):
-    errors = refuse(alice, order_body(*[("SKU-1", 1)] * 100))  # allowed count, merged quantity
-    assert errors == {"lines": []} or "SKU" not in json.dumps(errors)  # 100 lines is not refused for count
-    # a hundred lines pass the count check; the merged quantity (100) is fine too: they were
-    # refused above only if something else were wrong, which the next placement proves false
+def test_a_hundred_lines_are_accepted(alice, catalogue):
     response = alice.post("/api/orders/", order_body(*[("SKU-1", 1)] * 100), format="json")
     assert response.status_code == 202
     assert response.json()["lines"][0]["quantity"] == 100
@@ -133,7 +130,7 @@ def test_the_body_must_be_a_json_object(alice, catalogue, body):
 
 
 @pytest.mark.parametrize("raw", [
-    '{"lines": [', "{'lines': []}", '{"lines": NaN}', "\xff\xfe", "[" * 50_000 + "]" * 50_000,
+    '{"lines": [', "{'lines': []}", '{"lines": NaN}', "\xff\xfe", "[" * 30_000 + "]" * 30_000,
 ])
 def test_malformed_json_is_a_400(alice, catalogue, raw):
     errors = refuse(alice, raw, content_type="application/json")
@@ -154,12 +151,12 @@ def test_a_body_over_64_kib_is_a_413(alice, catalogue):
 
 
 def test_a_body_just_under_64_kib_is_read(alice, catalogue):
-    padding = 64 * 1024 - 400
-    errors = refuse(alice, json.dumps(order_body(note="x" * padding)),
-                    content_type="application/json")
-    assert errors  # parsed and validated (line fields fine, the note is ignored)
-    # the refusal is not about size: the same body minus nothing else is valid but the note
-    # is unknown and ignored, so the only error left must come from somewhere meaningful
+    body = order_body(note="")
+    body["note"] = "x" * (64 * 1024 - len(json.dumps(body)))  # an unknown field is ignored
+    raw = json.dumps(body)
+    assert len(raw) == 64 * 1024
+    response = alice.post("/api/orders/", raw, content_type="application/json")
+    assert response.status_code == 202, response.content
 
 
 @pytest.mark.parametrize("key, message", [

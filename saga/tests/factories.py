@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from inventory.events import ReservedLine, StockCommitted, StockReleased, StockReserved
@@ -30,9 +31,12 @@ STREAMS = {"orders": "orders.Order", "inventory": "inventory.Reservation",
 class OrderHistory:
     """One order's streams; `record(event)` appends to the right one (no broker involved)."""
 
-    def __init__(self, total: Decimal = Decimal("25.00"), order_id: str | None = None) -> None:
-        self.order_id = order_id or uuid.uuid4().hex
+    def __init__(self, total: Decimal = Decimal("25.00"), order_id: str | None = None,
+                 customer: User | None = None) -> None:
+        self.order_id = order_id or str(uuid.uuid4())
         self.total = total
+        self.customer = customer or User.objects.get_or_create(
+            username="saga-customer", defaults={"email": "customer@example.com"})[0]
         self.versions: dict[str, int] = {}
 
     def record(self, *events: DomainEvent) -> None:
@@ -46,7 +50,7 @@ class OrderHistory:
     # The facts, named as the contexts announce them.
     def placed(self) -> OrderPlaced:
         line = OrderLine(sku="SKU-1", quantity=2, unit_price=self.total / 2)
-        return OrderPlaced(order_id=self.order_id, customer_id="7", lines=(line,),
+        return OrderPlaced(order_id=self.order_id, customer_id=str(self.customer.pk), lines=(line,),
                            total=self.total, shipping_address=ADDRESS, payment_token="tok_ok")
 
     def reserved(self) -> StockReserved:

@@ -17,3 +17,11 @@ class Pinged:
 @dataclass(frozen=True)
 class Ponged:
     key: str
+
+
+@event("probe.Counted", version=1, terminal=True)
+@dataclass(frozen=True)
+class Counted:
+    """The probe counter's one fact (for the aggregate-repository tests)."""
+
+    amount: int

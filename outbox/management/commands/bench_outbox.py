@@ -48,7 +48,8 @@ class Command(BaseCommand):
             r = results[phase]
             lat = r["latency_ms"]
             self.stdout.write(
-                f"{phase:>9}: {r['events']} events | appended {r['events_appended_per_second']:.0f}/s"
+                f"{phase:>9}: {r['events']} events"
+                f" | appended {r['events_appended_per_second']:.0f}/s"
                 f" | completed {r['deliveries_completed_per_second']:.0f} deliveries/s end to end"
                 f" | commit-to-handled p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms"
             )

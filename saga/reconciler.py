@@ -1,0 +1,237 @@
+"""The reconciler: keeps comparing what should be true of every order with what is, and closes
+the difference.
+
+A pass claims the sagas that are not converged and whose next check is due (one statement on a
+partial index that holds only those rows, so a pass costs in proportion to the drift, not to
+the number of orders ever placed), observes their participants in bulk, decides (saga.decisions)
+and, saga by saga, records and sends its corrections through the outbox and schedules the next
+check with capped exponential backoff. A verification sweep re-checks converged sagas a page
+at a time (never-verified first) and reopens any whose participants drifted since.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from saga import desired
+from saga.corrections import RECONCILER, already_proposed, apply_correction, needs_approval
+from saga.decisions import Verdict, decide
+from saga.models import OrderSaga, ReconciliationAction
+from saga.observation import Observation, observe
+
+log = logging.getLogger(__name__)
+
+# A claimed saga is not claimed again by another pass for this long (a crashed pass's sagas
+# come back after it).
+LEASE = timedelta(seconds=60)
+
+_CLAIM_SQL = """
+WITH due AS MATERIALIZED (
+    SELECT order_id FROM saga_ordersaga
+    WHERE NOT (state = 'converged') AND next_check_at <= %s
+    ORDER BY next_check_at
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE saga_ordersaga AS s SET next_check_at = %s
+FROM due WHERE s.order_id = due.order_id
+RETURNING s.*
+"""
+_DUE_SQL = """
+SELECT * FROM saga_ordersaga WHERE NOT (state = 'converged') AND next_check_at <= %s
+ORDER BY next_check_at LIMIT %s
+"""
+
+
+@dataclass
+class Outcome:
+    order_id: str
+    verdict: Verdict
+    actions: list[ReconciliationAction] = field(default_factory=list)
+
+
+@dataclass
+class PassReport:
+    examined: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def actions(self) -> list[ReconciliationAction]:
+        return [a for o in self.outcomes for a in o.actions]
+
+
+def backoff(checks: int) -> timedelta:
+    """The wait before the next check of a saga checked `checks` times without moving."""
+    base, cap = settings.SAGA_BACKOFF_BASE_SECONDS, settings.SAGA_BACKOFF_CAP_SECONDS
+    return timedelta(seconds=min(cap, base * 2 ** min(checks, 20)))
+
+
+def run_pass(*, now: datetime | None = None, limit: int | None = None,
+             dry_run: bool = False) -> PassReport:
+    """One reconciler pass over the due sagas (beat runs it every few seconds)."""
+    started = time.monotonic()
+    now = now or timezone.now()
+    limit = limit or settings.SAGA_RECONCILE_BATCH
+    if dry_run:
+        sagas = list(OrderSaga.objects.raw(_DUE_SQL, [now, limit]))
+    else:
+        sagas = list(OrderSaga.objects.raw(_CLAIM_SQL, [now, limit, now + LEASE]))
+    report = _reconcile(sagas, now, dry_run=dry_run, actor=RECONCILER)
+    report.seconds = time.monotonic() - started
+    if not dry_run:
+        _count_pass(report, now)
+    if report.actions:
+        log.info("reconciler pass: %d sagas examined, %d actions in %.3fs", report.examined,
+                 len(report.actions), report.seconds)
+    return report
+
+
+_STATS_SQL = """
+INSERT INTO saga_reconcilerstats AS s
+    (id, passes, seconds_total, last_seconds, last_examined, last_pass_at)
+VALUES (1, 1, %s, %s, %s, %s)
+ON CONFLICT (id) DO UPDATE SET passes = s.passes + 1,
+    seconds_total = s.seconds_total + EXCLUDED.seconds_total,
+    last_seconds = EXCLUDED.last_seconds, last_examined = EXCLUDED.last_examined,
+    last_pass_at = EXCLUDED.last_pass_at
+"""
+
+
+def _count_pass(report: PassReport, now: datetime) -> None:
+    """One statement: the cumulative figures /metrics reads (any process, any time)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STATS_SQL, [report.seconds, report.seconds, report.examined, now])
+
+
+def reconcile_order(order_id: str, *, actor: str = RECONCILER, dry_run: bool = False,
+                    now: datetime | None = None) -> Outcome | None:
+    """Reconcile one saga now, whatever its state or next check (`manage.py reconcile
+    --order`, the admin's "reconcile now"): its step counts as stalled."""
+    saga = OrderSaga.objects.filter(order_id=order_id).first()
+    if saga is None:
+        return None
+    report = _reconcile([saga], now or timezone.now(), dry_run=dry_run, actor=actor, force=True)
+    return report.outcomes[0]
+
+
+def _reconcile(sagas: list[OrderSaga], now: datetime, *, dry_run: bool, actor: str,
+               force: bool = False) -> PassReport:
+    report = PassReport(examined=len(sagas))
+    if not sagas:
+        return report
+    observations = observe(sagas)
+    for saga in sagas:
+        verdict = decide(saga, observations[saga.order_id], now, force=force)
+        outcome = Outcome(saga.order_id, verdict)
+        if dry_run:
+            outcome.actions = [apply_correction(saga, c, actor=actor, dry_run=True)
+                               for c in verdict.corrections]
+        else:
+            outcome.actions = _settle(saga, verdict, now, actor)
+        report.outcomes.append(outcome)
+    return report
+
+
+def _settle(claimed: OrderSaga, verdict: Verdict, now: datetime,
+            actor: str) -> list[ReconciliationAction]:
+    """Carry out one saga's corrections and write its bookkeeping, in one transaction."""
+    actions = []
+    with transaction.atomic():
+        saga = OrderSaga.objects.select_for_update().get(order_id=claimed.order_id)
+        moved = saga.last_event_id != claimed.last_event_id  # an event landed meanwhile
+        for correction in verdict.corrections:
+            if needs_approval(correction) and already_proposed(saga, correction):
+                continue
+            actions.append(apply_correction(saga, correction, actor=actor))
+        if any(a.kind == "rebuild_read_model" and a.subject == "saga.OrderSaga"
+               for a in actions):
+            saga.refresh_from_db()
+        if moved:
+            return actions  # the projection has the newer word; look again at its deadline
+        _book(saga, verdict, now, acted=bool(actions))
+    return actions
+
+
+def _book(saga: OrderSaga, verdict: Verdict, now: datetime, *, acted: bool) -> None:
+    """The saga's state after this pass, and when to look at it next."""
+    fields = {"observed_gap": verdict.gap, "checks": saga.checks + 1}
+    if verdict.converged and desired.gap(saga.observed()) == 0 and not acted:
+        fields.update(state=OrderSaga.State.CONVERGED, gap=0, attention_reason="",
+                      next_check_at=None, observed_gap=None, checks=0,
+                      converged_at=saga.converged_at or now)
+    else:
+        fields["gap"] = max(verdict.gap, desired.gap(saga.observed()))
+        if verdict.attention:
+            fields.update(state=OrderSaga.State.NEEDS_ATTENTION,
+                          attention_reason=verdict.attention[:2000])
+            if saga.state != OrderSaga.State.NEEDS_ATTENTION:
+                ReconciliationAction.objects.create(
+                    saga=saga, kind="needs_attention", reason=verdict.attention,
+                    evidence=_evidence_of(verdict), actor=RECONCILER,
+                    causing_event_ids=[saga.last_event_id] if saga.last_event_id else [])
+        elif saga.state in (OrderSaga.State.CONVERGED, ""):
+            fields["state"] = (OrderSaga.State.COMPENSATING
+                               if saga.desired_outcome == desired.Outcome.CANCELLED
+                               else OrderSaga.State.RUNNING)
+        if verdict.retried_step:
+            fields["step_retries"] = saga.step_retries + 1
+        fields["next_check_at"] = now + backoff(saga.checks)
+    OrderSaga.objects.filter(order_id=saga.order_id).update(**fields)
+
+
+def _evidence_of(verdict: Verdict) -> dict:
+    return verdict.corrections[0].evidence if verdict.corrections else {}
+
+
+def verify_converged(*, limit: int | None = None, now: datetime | None = None) -> list[str]:
+    """Re-check a page of converged sagas against their participants (never-verified first);
+    reopen those that drifted. Returns the reopened order ids."""
+    now = now or timezone.now()
+    limit = limit or settings.SAGA_VERIFY_BATCH
+    sagas = list(OrderSaga.objects.filter(state=OrderSaga.State.CONVERGED)
+                 .order_by(F("verified_at").asc(nulls_first=True))[:limit])
+    if not sagas:
+        return []
+    observations = observe(sagas)
+    reopened = [s for s in sagas if _drifted(s, observations[s.order_id])]
+    OrderSaga.objects.filter(order_id__in=[s.order_id for s in sagas]).update(verified_at=now)
+    for saga in reopened:
+        _reopen(saga, observations[saga.order_id], now)
+    return [s.order_id for s in reopened]
+
+
+def _drifted(saga: OrderSaga, obs: Observation) -> bool:
+    return bool(desired.gap(obs.seen(saga)) or obs.saga_drift or obs.view_drift)
+
+
+def _reopen(saga: OrderSaga, obs: Observation, now: datetime) -> None:
+    seen = obs.seen(saga)
+    gap = desired.gap(seen)
+    drift = desired.differences(seen)
+    parts = [f"{name}: {d['observed']} (wanted {d['desired']})" for name, d in drift.items()]
+    parts += [f"read model {name} differs ({', '.join(fields)})" for name, fields in
+              (("saga", obs.saga_drift), ("order view", obs.view_drift)) if fields]
+    with transaction.atomic():
+        updated = OrderSaga.objects.filter(
+            order_id=saga.order_id, state=OrderSaga.State.CONVERGED).update(
+            state=(OrderSaga.State.COMPENSATING if saga.desired_outcome == "cancelled"
+                   else OrderSaga.State.RUNNING),
+            gap=max(gap, 1), next_check_at=now, checks=0, step_retries=0, observed_gap=None,
+            converged_at=None)
+        if updated:
+            ReconciliationAction.objects.create(
+                saga=saga, kind="drift_found", actor=RECONCILER,
+                reason="a converged saga no longer matches its participants: " + "; ".join(parts),
+                evidence={"observed": {k: v["observed"] for k, v in drift.items()},
+                          "desired": {k: v["desired"] for k, v in drift.items()},
+                          "read_models": {"saga": obs.saga_drift, "order_view": obs.view_drift}},
+                causing_event_ids=[saga.last_event_id] if saga.last_event_id else [])
