@@ -26,10 +26,10 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 
 from orders import idempotency, services
-from orders.domain import OrderAlreadyConfirmed, OrderStatus
+from orders.domain import OrderAlreadyConfirmed, OrderRuleBroken, OrderStatus
 from orders.events import ShippingAddress
 from orders.models import OrderView
-from orders.parsers import BoundedJSONParser, RequestTooLarge, body_limit
+from orders.parsers import BoundedJSONParser, RequestTooLarge, body_limit, require_length
 from orders.serializers import (
     ErrorSerializer,
     OrderDetailSerializer,
@@ -154,8 +154,12 @@ class OrderViewSet(viewsets.GenericViewSet):
             202: OrderDetailSerializer,
             400: FIELD_ERRORS,
             401: UNAUTHENTICATED,
+            411: _error("Chunked body without a length",
+                        "Send the request body with a Content-Length header (not chunked)."),
             413: _error("Body larger than 64 KiB", "The request body exceeds 65536 bytes."),
             415: _error("Not JSON", 'Unsupported media type "text/plain" in request.'),
+            409: _error("Idempotency-Key raced and its first answer is gone",
+                        "A request with this Idempotency-Key is in progress; retry."),
             422: _error("Idempotency-Key reused with another body",
                         "This Idempotency-Key was used with a different request body."),
             429: _error("Too many placements", "Request was throttled."),
@@ -166,6 +170,7 @@ class OrderViewSet(viewsets.GenericViewSet):
             key = idempotency.key_from(request.headers)
         except idempotency.InvalidKey as exc:
             raise ValidationError({idempotency.HEADER: [str(exc)]}) from None
+        require_length(request.META)
         data = request.data  # parse first: 413, 415 and malformed JSON are answered here
         fingerprint = idempotency.fingerprint(data)
         if key is not None and (answer := idempotency.recall(request.user, key)) is not None:
@@ -201,6 +206,8 @@ class OrderViewSet(viewsets.GenericViewSet):
                 answer = idempotency.Answer(status.HTTP_202_ACCEPTED, body, location, fingerprint)
                 if key is not None:
                     idempotency.remember(user, key, answer, order_id)
+        except OrderRuleBroken as exc:  # the serializer checks the same rules first
+            raise ValidationError({"lines": [str(exc)]}) from None
         except services.UnknownProducts as exc:  # a product vanished since validation
             unknown = [f"Unknown sku {sku!r}." for sku in exc.skus]
             raise ValidationError({"lines": unknown}) from None

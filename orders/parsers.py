@@ -26,6 +26,21 @@ class RequestTooLarge(APIException):
         super().__init__(f"The request body exceeds {limit} bytes.")
 
 
+class LengthRequired(APIException):
+    """A chunked body without a length never reaches the parser under WSGI (it would read as
+    empty); say so rather than report the fields as missing."""
+
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = "Send the request body with a Content-Length header (not chunked)."
+    default_code = "length_required"
+
+
+def require_length(meta: dict[str, Any]) -> None:
+    chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and meta.get("CONTENT_LENGTH") in (None, "", "0"):
+        raise LengthRequired()
+
+
 def body_limit() -> int:
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 64 * 1024
 

@@ -41,6 +41,7 @@ def replay(deliveries: QuerySet[Delivery]) -> int:
     with transaction.atomic():
         rows = list(
             deliveries.filter(status=Delivery.Status.DEAD)
+            .order_by("id")  # oldest first, and locks always taken in one order
             .select_for_update(of=("self",))
             .values_list("id", "queue")
         )

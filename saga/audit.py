@@ -73,7 +73,7 @@ def check_deliveries(now: datetime) -> Check:
         values = ", ".join(["(%s, %s)"] * len(expected))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH expected(event_type, handler) AS (VALUES {values}) "  # noqa: S608
+                f"WITH expected(event_type, handler) AS (VALUES {values}) "
                 "SELECT e.id, e.event_type, x.handler FROM outbox_event e "
                 "JOIN expected x ON x.event_type = e.event_type "
                 "LEFT JOIN outbox_delivery d ON d.event_id = e.id AND d.handler = x.handler "

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from inventory.events import ReservedLine, StockReleaseRequested, StockReservationRequested
 from orders.events import OrderCancellationRequested, OrderViewRepairRequested
-from outbox import deadletters, relay
+from outbox import deadletters, registry, relay
 from outbox.models import Delivery
 from payments.events import ExtraChargeRefundRequested, PaymentSettlementRequested
 from saga import desired, steps
@@ -71,12 +71,21 @@ class _Decision:
         self.reason = saga.reason or "order cancelled"
 
     def correct(self, kind: str, reason: str, *, subject: str = "", **extra: object) -> None:
+        command = extra.get("command")
+        if command is not None and self.awaiting(command.event_type):  # type: ignore[attr-defined]
+            return  # the same command is on its way: its answer will show
         self.verdict.corrections.append(Correction(
             kind=kind, reason=reason, evidence=self.proof, causes=self.causes, subject=subject,
             **extra))  # type: ignore[arg-type]
 
     def busy(self, *handlers: str) -> bool:
         return any(_in_flight(self.obs, handler, self.now) for handler in handlers)
+
+    def awaiting(self, command_type: str) -> bool:
+        """A command of this type for the order is still pending with its handler."""
+        handlers = {sub.name for sub in registry.subscriptions(command_type)}
+        return any(d.handler in handlers and d.status == Delivery.Status.PENDING
+                   for d in self.obs.deliveries)
 
     def run(self, force: bool) -> Verdict:
         self.read_models()
@@ -115,8 +124,9 @@ class _Decision:
                          command=ExtraChargeRefundRequested(saga.order_id, charge.charge_id,
                                                             held, "duplicate charge"))
         own = obs.own_charge
-        if own is None or self.busy("payments.charge_payment", "payments.refund_payment",
-                                    "payments.settle_on_request"):
+        # A payment delivery not yet done (due, retrying or dead) is the step's own business:
+        # it is retried first, and finds the charge by its key itself.
+        if own is None or any(d.handler.startswith("payments.") for d in obs.deliveries):
             return
         if not obs.payment_captured:
             self.correct("record_lost_charge",

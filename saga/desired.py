@@ -97,7 +97,7 @@ def facets(seen: Observed) -> list[Facet]:
             _facet("order", seen.order_status, OrderStatus.CONFIRMED),
             _facet("stock", seen.stock, Stock.COMMITTED),
             _money(seen, seen.total),
-            Facet("shipment", _shipment_label(seen), Shipment.BOOKED,
+            Facet("shipment", _shipment_label(seen), str(Shipment.BOOKED),
                   seen.shipment == Shipment.BOOKED and seen.live_shipments == 1),
         ]
     # Cancelled: undone, or never done, both agree with the intent.
@@ -107,7 +107,7 @@ def facets(seen: Observed) -> list[Facet]:
         _facet("order", seen.order_status, OrderStatus.CANCELLED),
         _facet("stock", seen.stock, stock_wanted),
         _money(seen, ZERO),
-        Facet("shipment", _shipment_label(seen), shipment_wanted, seen.live_shipments == 0),
+        Facet("shipment", _shipment_label(seen), str(shipment_wanted), seen.live_shipments == 0),
     ]
 
 

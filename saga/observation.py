@@ -26,7 +26,7 @@ from payments.domain import charge_key
 from payments.models import GatewayLedgerEntry, PaymentSnapshot
 from saga import desired
 from saga.models import OrderSaga
-from saga.projection import PROJECTED_FIELDS
+from saga.projection import FACT_FIELDS
 from saga.rebuild import fold_events
 from shipping.models import CarrierLedgerEntry
 
@@ -193,7 +193,7 @@ def _compare_read_models(seen: dict[str, Observation], sagas: list[OrderSaga]) -
         fresh = rebuilt.get(saga.order_id)
         if fresh is not None:
             seen[saga.order_id].saga_drift = [
-                f for f in PROJECTED_FIELDS if getattr(fresh, f) != getattr(saga, f)]
+                f for f in FACT_FIELDS if getattr(fresh, f) != getattr(saga, f)]
     views: dict[str, Any] = {}
     for row in events:
         if row.stream_type == "orders.Order":

@@ -67,6 +67,9 @@ PROJECTED_FIELDS = (
     "current_step", "step_started_at", "step_deadline", "last_event_id", "last_event_type",
     "last_event_at", "started_at", "converged_at",
 )
+# The facts a stored row must agree with its events on; the gap and the time of convergence
+# are also the reconciler's word (what it observed at the participants), so they may differ.
+FACT_FIELDS = tuple(f for f in PROJECTED_FIELDS if f not in ("gap", "converged_at"))
 
 
 def fold(saga: OrderSaga, event: Any) -> None:
@@ -128,6 +131,8 @@ def refresh(saga: OrderSaga, at: datetime) -> None:
             else at + timedelta(seconds=settings.SAGA_STEP_DEADLINE_SECONDS)
         )
     if saga.gap == 0:
+        if saga.state != OrderSaga.State.CONVERGED:
+            saga.verified_at = None  # newly converged: first in line for verification
         saga.state = OrderSaga.State.CONVERGED
         saga.attention_reason = ""
         saga.next_check_at = None

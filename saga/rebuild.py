@@ -14,10 +14,11 @@ from django.db import transaction
 from outbox.models import Event
 from outbox.store import envelope
 from saga.models import OrderSaga
-from saga.projection import PROJECTED_FIELDS, apply, new_saga
+from saga.projection import COMMAND_EVENTS, FACT_EVENTS, PROJECTED_FIELDS, apply, new_saga
 
 Progress = Callable[[int, int], None]
 ORDER_PLACED = "orders.OrderPlaced"
+SAGA_EVENTS = (*FACT_EVENTS, *COMMAND_EVENTS)
 BATCH = 500
 
 
@@ -26,9 +27,9 @@ def fold_events(rows: Iterable[Event]) -> dict[str, OrderSaga]:
     fresh: dict[str, OrderSaga] = {}
     for row in rows:
         env = envelope(row)
-        order_id = getattr(env.event, "order_id", None)
-        if order_id is None or order_id != row.correlation_id:
-            continue  # not an event of an order's saga
+        if not isinstance(env.event, SAGA_EVENTS) or env.event.order_id != row.correlation_id:
+            continue  # not an event the saga projects (the same ones the live projectors see)
+        order_id = env.event.order_id
         if order_id not in fresh:
             fresh[order_id] = new_saga(order_id, env.recorded_at)
         apply(fresh[order_id], env.event, env)

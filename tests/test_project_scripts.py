@@ -65,12 +65,14 @@ def test_gunicorn_logs_through_the_project_formatter(monkeypatch):
 
 
 def test_bootstrap_without_python_312_says_what_to_install(tmp_path):
-    # A PATH holding only a python3 that fails every check, as on a machine with 3.11 alone.
+    # A PATH holding only a python3 that fails every check, as on a machine with 3.11 alone,
+    # and no pyenv (HOME has no .pyenv).
     fake = tmp_path / "python3"
     fake.write_text("#!/bin/bash\nexit 1\n")
     fake.chmod(0o755)
     result = subprocess.run(["/bin/bash", str(ROOT / "scripts" / "bootstrap")], cwd=tmp_path,
-                            env={"PATH": str(tmp_path), "VENV": str(tmp_path / "venv")},
+                            env={"PATH": str(tmp_path), "HOME": str(tmp_path),
+                                 "VENV": str(tmp_path / "venv")},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "no Python >= 3.12" in result.stderr
@@ -78,10 +80,15 @@ def test_bootstrap_without_python_312_says_what_to_install(tmp_path):
     assert not (tmp_path / "venv").exists()
 
 
-def test_bootstrap_is_a_quick_no_op_when_nothing_changed():
+def needs_a_bootstrapped_venv() -> None:
+    """These run scripts/bootstrap on the running .venv: only where it made that venv."""
     venv = Path(sys.prefix)
     if venv != ROOT / ".venv" or not (venv / ".bootstrap-stamp").exists():
         pytest.skip("runs in the .venv that scripts/bootstrap made (as scripts/test does)")
+
+
+def test_bootstrap_is_a_quick_no_op_when_nothing_changed():
+    needs_a_bootstrapped_venv()
     result = script("bootstrap")
     assert result.returncode == 0, result.stderr
     assert ".venv is up to date" in result.stderr
@@ -114,6 +121,7 @@ def test_services_fails_clearly_when_the_broker_does_not_answer():
 
 
 def test_the_test_command_counts_no_tests_as_a_failure():
+    needs_a_bootstrapped_venv()
     result = script("test", "tests/test_project_scripts.py", "-k", "no_test_has_this_name",
                     timeout=600)
     assert result.returncode == 1, result.stdout + result.stderr

@@ -159,6 +159,12 @@ def test_a_body_just_under_64_kib_is_read(alice, catalogue):
     assert response.status_code == 202, response.content
 
 
+def test_a_chunked_body_without_a_length_is_a_411_not_a_missing_field(alice, catalogue):
+    errors = refuse(alice, "", content_type="application/json", status=411,
+                    HTTP_TRANSFER_ENCODING="chunked")
+    assert "Content-Length" in errors["detail"]
+
+
 @pytest.mark.parametrize("key, message", [
     ("", "blank"), ("k" * 256, "at most 255"), ("caf\u00e9", "printable ASCII"),
 ])

@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 
 from inventory.events import ReservedLine, StockReleased, StockReservationFailed, StockReserved
+from orders.events import OrderCancellationRequested, OrderViewRepairRequested
 from orders.models import OrderView
 from outbox.models import Delivery, Event
 from payments.events import PaymentCaptured, PaymentRefunded
@@ -194,3 +195,40 @@ def test_a_fact_about_an_unknown_order_is_a_dead_letter(db):
     deliver("orders.cancel_order")
 
     assert Delivery.objects.get(handler="orders.cancel_order").status == "dead"
+
+
+def test_a_cancellation_requested_by_the_reconciler_cancels_a_pending_order(place):
+    order_id = place("alice")
+    happen("saga.Commands", order_id, OrderCancellationRequested(
+        order_id, "the saga ran past its budget", "saga"))
+
+    deliver("orders.cancel_on_request")
+
+    view = OrderView.objects.get(pk=order_id)
+    assert (view.status, view.reason) == ("cancelled", "the saga ran past its budget")
+
+
+def test_a_cancellation_request_after_the_pivot_changes_nothing(place):
+    order_id = place("alice")
+    happen(RESERVATION, order_id, held(order_id))
+    happen(PAYMENT, order_id, captured(order_id))
+    happen(SHIPMENT, order_id, booked(order_id))
+    deliver("orders.advance_order")
+    happen("saga.Commands", order_id, OrderCancellationRequested(order_id, "late", "saga"))
+
+    deliver("orders.cancel_on_request")
+
+    assert status(order_id) == "confirmed"
+    assert Delivery.objects.get(handler="orders.cancel_on_request").status == "done"
+
+
+def test_a_view_repair_rewrites_the_order_view_from_its_stream(place, alice):
+    order_id = place("alice")
+    alice.post(f"/api/orders/{order_id}/cancel/")
+    OrderView.objects.filter(pk=order_id).update(status="pending", reason="", cancelled_at=None)
+    happen("saga.Commands", order_id, OrderViewRepairRequested(order_id))
+
+    deliver("orders.repair_order_view")
+
+    view = OrderView.objects.get(pk=order_id)
+    assert (view.status, view.reason) == ("cancelled", "cancelled by customer")

@@ -21,7 +21,7 @@ def test_the_schema_is_valid_openapi_3(schema):
 def test_every_order_endpoint_and_its_errors_are_documented(schema):
     paths = schema["paths"]
     place = paths["/api/orders/"]["post"]
-    assert {"202", "400", "401", "413", "415", "422", "429"} <= set(place["responses"])
+    assert {"202", "400", "401", "411", "413", "415", "422", "429"} <= set(place["responses"])
     assert "Location" in place["responses"]["202"]["headers"]
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header"
                for p in place["parameters"])

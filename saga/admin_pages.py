@@ -1,0 +1,81 @@
+"""What the saga admin pages show: one saga in full, and the whole system's convergence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from outbox.models import Delivery, Event
+from saga import desired
+from saga.chart import convergence_svg
+from saga.convergence import figures
+from saga.models import ConvergenceSample, OrderSaga
+from saga.observation import observe
+from saga.serializers import source_of
+
+CHART_SAMPLES = 24 * 60  # a day of per-minute samples
+
+
+def participants_side_by_side(saga: OrderSaga) -> list[dict[str, Any]]:
+    """Every facet: desired, observed in the events, observed at the participants."""
+    from_events = {f.name: f for f in desired.facets(saga.observed())}
+    from_participants = {f.name: f for f in
+                         desired.facets(observe([saga])[saga.order_id].seen(saga))}
+    return [{
+        "name": name,
+        "desired": from_participants[name].desired,
+        "events": from_events[name].observed,
+        "participants": from_participants[name].observed,
+        "agrees": from_events[name].agrees and from_participants[name].agrees,
+    } for name in from_events]
+
+
+def timeline_with_causation(order_id: str) -> list[dict[str, Any]]:
+    rows = Event.objects.filter(correlation_id=order_id).order_by("id")
+    return [{
+        "id": row.id, "at": row.recorded_at, "type": row.event_type,
+        "source": source_of(row.stream_type), "stream": f"{row.stream_type}/{row.stream_id}",
+        "version": row.version, "caused_by": (row.metadata or {}).get("causation_id"),
+        "actor": (row.metadata or {}).get("actor"),
+    } for row in rows]
+
+
+def deliveries_of(order_id: str) -> list[dict[str, Any]]:
+    rows = (Delivery.objects.filter(event__correlation_id=order_id)
+            .select_related("event").order_by("id"))
+    return [{
+        "id": row.id, "event_id": row.event_id, "event_type": row.event.event_type,
+        "handler": row.handler, "status": row.status, "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at, "done_at": row.done_at,
+        "error": ((row.last_error or "").strip().splitlines() or [""])[-1],
+    } for row in rows]
+
+
+def saga_page_context(saga: OrderSaga) -> dict[str, Any]:
+    deliveries = deliveries_of(saga.order_id)
+    return {
+        "saga": saga,
+        "participants": participants_side_by_side(saga),
+        "timeline": timeline_with_causation(saga.order_id),
+        "deliveries": deliveries,
+        "dead_count": sum(d["status"] == Delivery.Status.DEAD for d in deliveries),
+        "saga_actions": list(saga.actions.order_by("-id")),
+        "can_cancel": saga.order_status == desired.OrderStatus.PENDING,
+    }
+
+
+def convergence_context() -> dict[str, Any]:
+    now = timezone.now()
+    samples = list(ConvergenceSample.objects.order_by("-taken_at")[:CHART_SAMPLES])[::-1]
+    oldest = (OrderSaga.objects.exclude(state=OrderSaga.State.CONVERGED)
+              .order_by("started_at").first())
+    return {
+        "figures": figures(now),
+        "chart": convergence_svg(samples),
+        "samples": len(samples),
+        "oldest": oldest,
+        "oldest_age": (now - oldest.started_at) if oldest else None,
+        "attention": OrderSaga.objects.filter(
+            state=OrderSaga.State.NEEDS_ATTENTION).order_by("started_at")[:20],
+    }
