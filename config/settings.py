@@ -170,6 +170,9 @@ OUTBOX_QUEUE_MODE = env("OUTBOX_QUEUE_MODE", default="single")
 # Run the deliveries a handler's own events create in the same task (see outbox/relay.py).
 OUTBOX_INLINE_HOPS = env.bool("OUTBOX_INLINE_HOPS", default=True)
 OUTBOX_CHAOS = env("OUTBOX_CHAOS", default="")
+# Delivery transactions commit without waiting for the WAL flush: faster; a commit lost in a
+# database crash only means the delivery runs again (see outbox/delivery.py).
+OUTBOX_ASYNC_COMMIT = env.bool("OUTBOX_ASYNC_COMMIT", default=False)
 
 # --- Participants' simulated providers ----------------------------------------------------
 PAYMENTS_FAULTS = env("PAYMENTS_FAULTS", default="")

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
 from inventory.events import ReservedLine, StockReleaseRequested, StockReservationRequested
 from orders.events import OrderCancellationRequested, OrderViewRepairRequested
@@ -197,20 +199,21 @@ class _Decision:
                    if last is not None and last.last_error else "")
                 + (" (past the pivot the order can only go forward)" if forward else ""))
             return
-        self.verdict.retried_step = True
         if overdue:
             self.correct("republish_deliveries", f"{len(overdue)} message(s) of the order were "
                          f"due and never handled (lost by the broker): {_handlers(overdue)}; "
-                         "sent again", subject=step,
-                         effect=lambda: relay.send([(d.id, d.queue) for d in overdue],
-                                                   attempts={d.id: d.attempts for d in overdue}))
+                         "sent again", subject=step, effect=lambda: _send_again(overdue))
         if dead:
             self.correct("replay_dead_deliveries", f"{len(dead)} delivery(ies) of the order went "
                          f"dead ({_handlers(dead)}): {_last_line(dead[0].last_error)}; replayed",
                          subject=step, effect=lambda: deadletters.replay(
                              Delivery.objects.filter(id__in=[d.id for d in dead])))
-        if overdue or dead or _in_flight_any(obs, now):
+        if overdue or dead:
+            self.verdict.retried_step = True
             return
+        if _in_flight_any(obs, now):
+            return  # its messages are on their way or backing off: not stalled, only slow
+        self.verdict.retried_step = True
         # Nothing in flight: the step's messages were handled, yet the step did not happen.
         if step == "reserve_stock" and forward:
             self.correct("rerequest_hold", "the reservation step stalled with nothing in "
@@ -263,6 +266,18 @@ def _settlement(saga: OrderSaga, obs: Observation, reason: str,
 def _lines(obs: Observation) -> tuple[ReservedLine, ...]:
     lines = (obs.order or {}).get("lines") or []
     return tuple(ReservedLine(line["sku"], int(line["quantity"])) for line in lines)
+
+
+def _send_again(deliveries: list[Pending]) -> None:
+    """Lease the deliveries (as the outbox sweep does, so neither sends them again for a
+    while) and send them once the lease is committed."""
+    ids = [d.id for d in deliveries]
+    lease = timezone.now() + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    Delivery.objects.filter(id__in=ids, status=Delivery.Status.PENDING).update(
+        next_attempt_at=lease)
+    batch = [(d.id, d.queue) for d in deliveries]
+    attempts = {d.id: d.attempts for d in deliveries}
+    transaction.on_commit(lambda: relay.send(batch, attempts=attempts))
 
 
 def _in_flight_any(obs: Observation, now: datetime) -> bool:

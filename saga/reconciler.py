@@ -182,9 +182,11 @@ def _book(saga: OrderSaga, verdict: Verdict, now: datetime, *, acted: bool) -> N
             fields["state"] = (OrderSaga.State.COMPENSATING
                                if saga.desired_outcome == desired.Outcome.CANCELLED
                                else OrderSaga.State.RUNNING)
-        if verdict.retried_step:
+        wait = backoff(saga.checks)
+        if verdict.retried_step:  # give the retry a whole step deadline to show its effect
             fields["step_retries"] = saga.step_retries + 1
-        fields["next_check_at"] = now + backoff(saga.checks)
+            wait = max(wait, timedelta(seconds=settings.SAGA_STEP_DEADLINE_SECONDS))
+        fields["next_check_at"] = now + wait
     OrderSaga.objects.filter(order_id=saga.order_id).update(**fields)
 
 
