@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from outbox import registry, relay, store
+from outbox.cpu_meter import CpuMeter
 from outbox.diagnostics import STREAM_TYPE, DiagnosticPing
 from outbox.models import Delivery, Event
 
@@ -39,6 +40,9 @@ class PhaseResult:
     drain_seconds: float
     deliveries_completed_per_second: float
     latency_ms: dict[str, float] = field(default_factory=dict)
+    # CPU spent per delivery while draining, by part: the figure that a busy, shared machine
+    # does not distort (throughput there depends on what else is running).
+    cpu_ms_per_delivery: dict[str, float] = field(default_factory=dict)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -75,7 +79,8 @@ def diagnostic_queue() -> str:
 
 
 @contextmanager
-def running_workers(count: int, concurrency: int, log_dir: Path) -> Iterator[list[Path]]:
+def running_workers(count: int, concurrency: int, log_dir: Path
+                    ) -> Iterator[list[tuple[Path, int]]]:
     """Start `count` Celery workers (prefork, `concurrency` processes each) on the queue of
     the no-op handler, against this process's database and broker; stop them afterwards."""
     env = {
@@ -88,7 +93,7 @@ def running_workers(count: int, concurrency: int, log_dir: Path) -> Iterator[lis
         "LOG_LEVEL": os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),
     }
     procs: list[subprocess.Popen[bytes]] = []
-    logs: list[Path] = []
+    logs: list[tuple[Path, int]] = []
     try:
         for i in range(count):
             log = log_dir / f"bench-worker-{i}.log"
@@ -99,7 +104,7 @@ def running_workers(count: int, concurrency: int, log_dir: Path) -> Iterator[lis
             with log.open("wb") as out:
                 procs.append(subprocess.Popen(argv, cwd=settings.BASE_DIR, env=env, stdout=out,
                                               stderr=subprocess.STDOUT, start_new_session=True))
-            logs.append(log)
+            logs.append((log, procs[-1].pid))
         yield logs
     finally:
         for proc in procs:
@@ -186,7 +191,7 @@ def fast_path(run: str, count: int, rate: float, timeout: float) -> PhaseResult:
     )
 
 
-def backlog(run: str, count: int, timeout: float) -> PhaseResult:
+def backlog(run: str, count: int, timeout: float, meter: CpuMeter) -> PhaseResult:
     """Append `count` events with the relay suppressed (as after an outage), make them due,
     then let the sweep drain them through the workers in batches."""
     start = time.monotonic()
@@ -196,6 +201,7 @@ def backlog(run: str, count: int, timeout: float) -> PhaseResult:
     event_ids = list(committed)
     Delivery.objects.filter(event_id__in=event_ids).update(next_attempt_at=timezone.now())
 
+    meter.start()
     drain_start = time.time()
     next_sweep = 0.0
 
@@ -207,6 +213,7 @@ def backlog(run: str, count: int, timeout: float) -> PhaseResult:
 
     sweep_like_beat()
     handled = wait_until_done(event_ids, timeout, while_waiting=sweep_like_beat)
+    cpu = meter.stop(count)
     drained = max(handled.values()) - drain_start
     latencies = [handled[i] - committed[i] for i in event_ids]
     return PhaseResult(
@@ -214,7 +221,7 @@ def backlog(run: str, count: int, timeout: float) -> PhaseResult:
         events_appended_per_second=round(count / appended, 1),
         drain_seconds=round(drained, 3),
         deliveries_completed_per_second=round(count / drained, 1),
-        latency_ms=latency_summary(latencies),
+        latency_ms=latency_summary(latencies), cpu_ms_per_delivery=cpu,
     )
 
 
@@ -233,33 +240,36 @@ def run_benchmark(*, fast_events: int, rate: float, backlog_events: int, workers
     results: dict[str, Any] = {
         "run": run,
         "started_at": timezone.now().isoformat(),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
         "workers": "attached" if attach else {"count": workers, "concurrency": concurrency},
         "settings": {
             "OUTBOX_BATCH_SIZE": settings.OUTBOX_BATCH_SIZE,
             "CELERY_WORKER_PREFETCH_MULTIPLIER": settings.CELERY_WORKER_PREFETCH_MULTIPLIER,
             "OUTBOX_CHAOS": settings.OUTBOX_CHAOS,
+            "OUTBOX_ASYNC_COMMIT": settings.OUTBOX_ASYNC_COMMIT,
         },
     }
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as log_dir:
         context = _no_workers() if attach else running_workers(workers, concurrency,
                                                                 Path(log_dir))
         try:
-            with context as logs:
+            with context as started:
                 say("waiting for the workers to answer...")
                 try:
                     warm_up(run, timeout=60)
                 except TimeoutError:
-                    for log in logs:
+                    for log, _pid in started:
                         say(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
                     raise
+                meter = CpuMeter([pid for _log, pid in started])
                 if fast_events:
                     say(f"fast path: {fast_events} events at {rate:g}/s, one per transaction")
                     results["fast_path"] = asdict(fast_path(run, fast_events, rate, timeout))
                 if backlog_events:
                     say(f"backlog: {backlog_events} events appended with the relay suppressed, "
                         "drained by the sweep")
-                    results["backlog"] = asdict(backlog(run, backlog_events, timeout))
+                    results["backlog"] = asdict(backlog(run, backlog_events, timeout, meter))
         finally:
             if not keep:
                 remove_run(run)
@@ -267,5 +277,5 @@ def run_benchmark(*, fast_events: int, rate: float, backlog_events: int, workers
 
 
 @contextmanager
-def _no_workers() -> Iterator[list[Path]]:
+def _no_workers() -> Iterator[list[tuple[Path, int]]]:
     yield []
