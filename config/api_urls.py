@@ -2,7 +2,10 @@
 
 from django.urls import include, path
 
+from config.auth_api import AuthToken
+
 urlpatterns: list = [
+    path("auth/token/", AuthToken.as_view(), name="auth-token"),
     path("", include("orders.urls")),
     path("", include("inventory.urls")),
     path("", include("saga.urls")),

@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestContextMiddleware",
     "saga.metrics.ApiRequestMetricsMiddleware",
+    "config.request_limits.RequestLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,6 +116,9 @@ SILENCED_SYSTEM_CHECKS = env.list("DJANGO_SILENCED_SYSTEM_CHECKS", default=[])
 # Request bodies above 64 KiB are refused (413) before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Payment tokens travel in events sealed (outbox/sealing.py): comma-separated Fernet keys, the
+# first seals and all open (rotation); empty derives one key from SECRET_KEY.
+PAYMENT_TOKEN_KEY = env("PAYMENT_TOKEN_KEY", default="")
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -123,22 +127,41 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only, size- and depth-bounded, on every endpoint (config/request_limits.py).
+    "DEFAULT_PARSER_CLASSES": ["config.request_limits.BoundedJSONParser"],
+    "EXCEPTION_HANDLER": "config.request_limits.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "place_order": env("ORDER_THROTTLE_RATE", default="600/minute"),
+        "auth_token": env("AUTH_THROTTLE_RATE", default="10/minute"),
     },
+    # Per-IP throttles trust X-Forwarded-For only as far as this many proxies append to it
+    # (0: the client is REMOTE_ADDR, and a forged header changes nothing).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Order-fulfilment saga API",
     "DESCRIPTION": "Place orders and follow their sagas to convergence.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_errors.document_common_errors",  # 401, 411, 413, 415, 404 where they apply
+    ],
 }
 
 # --- Celery (at-least-once: the database, not the broker, is the record) ------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Throttle counters live in Redis, so every gunicorn process and thread shares them.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env("CACHE_URL", default=REDIS_URL),
+        "KEY_PREFIX": "saga-cache",
+    }
+}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -152,6 +175,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup otherwise closes every database connection before and after every
+# task: a new PostgreSQL connection per delivery task. Connections are kept, and closed only
+# when unusable or past CONN_MAX_AGE, at task boundaries (outbox/tasks.py).
+CELERY_DB_REUSE_MAX = 1_000_000_000
 
 # --- Outbox -------------------------------------------------------------------------------
 # A pending delivery younger than the grace is left to the on-commit fast path.

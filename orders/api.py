@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -29,7 +28,6 @@ from orders import idempotency, services
 from orders.domain import OrderAlreadyConfirmed, OrderRuleBroken, OrderStatus
 from orders.events import ShippingAddress
 from orders.models import OrderView
-from orders.parsers import BoundedJSONParser, RequestTooLarge, body_limit, require_length
 from orders.serializers import (
     ErrorSerializer,
     OrderDetailSerializer,
@@ -100,7 +98,6 @@ STATUS_FILTER = OpenApiParameter(
 )
 class OrderViewSet(viewsets.GenericViewSet):
     serializer_class = OrderSerializer
-    parser_classes = [BoundedJSONParser]
     pagination_class = OrderPagination
     lookup_value_regex = "[^/]+"  # malformed ids reach the view and get a JSON 404
 
@@ -123,11 +120,6 @@ class OrderViewSet(viewsets.GenericViewSet):
         if order is None:
             raise NotFound("No such order.")
         return order
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, RequestDataTooBig):  # should anything read request.body
-            exc = RequestTooLarge(body_limit())
-        return super().handle_exception(exc)
 
     def list(self, request: Request) -> Response:
         orders = self.get_queryset()
@@ -170,8 +162,9 @@ class OrderViewSet(viewsets.GenericViewSet):
             key = idempotency.key_from(request.headers)
         except idempotency.InvalidKey as exc:
             raise ValidationError({idempotency.HEADER: [str(exc)]}) from None
-        require_length(request.META)
-        data = request.data  # parse first: 413, 415 and malformed JSON are answered here
+        # Parse first: 413, 415 and malformed JSON are answered here (config/request_limits.py;
+        # a chunked body without a length is refused before the view, 411).
+        data = request.data
         fingerprint = idempotency.fingerprint(data)
         if key is not None and (answer := idempotency.recall(request.user, key)) is not None:
             return self._replay(answer, fingerprint)

@@ -58,8 +58,8 @@ def handles(*events: type[DomainEvent], name: str) -> Callable[[HandlerFunc], Ha
 
     def register(func: HandlerFunc) -> HandlerFunc:
         ident = f"{func.__module__}.{func.__qualname__}"
-        existing = _by_name.get(name)
-        if existing and any(f"{s.func.__module__}.{s.func.__qualname__}" != ident for s in existing):
+        existing = _by_name.get(name, [])
+        if any(f"{s.func.__module__}.{s.func.__qualname__}" != ident for s in existing):
             raise DuplicateHandlerName(f"handler name {name!r} is used twice")
         for cls in events:
             if any(s.name == name for s in _by_event[cls.event_type]):

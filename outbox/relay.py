@@ -96,14 +96,17 @@ def send(
             delay = countdown
             if chaos.get("delay_ms"):
                 delay = (delay or 0) + random.uniform(0, chaos["delay_ms"] / 1000)
+                log.info("outbox chaos: delivery batch delayed by %.3fs", delay)
             copies = 2 if random.random() < chaos.get("duplicate", 0.0) else 1
+            if copies > 1:
+                log.info("outbox chaos: delivery batch duplicated")
             for _ in range(copies):
                 try:
                     deliver.apply_async(args=[chunk, counts], queue=queue, countdown=delay)
                     sent += len(chunk)
                 except Exception:
-                    log.warning("broker unavailable; the sweep will resend %d deliveries", len(chunk),
-                                exc_info=True)
+                    log.warning("broker unavailable; the sweep will resend %d deliveries",
+                                len(chunk), exc_info=True)
     return sent
 
 

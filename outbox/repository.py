@@ -50,21 +50,25 @@ class AggregateRepository[A: Aggregate]:
         with transaction.atomic():
             rows = store.append(self.stream_type, aggregate.id, expected, events, **metadata)
             aggregate.fold(events)
+            state = aggregate.snapshot()
             if expected == 0:
                 try:
                     self.snapshots.objects.create(
-                        stream_id=aggregate.id, version=aggregate.version, state=aggregate.snapshot()
+                        stream_id=aggregate.id, version=aggregate.version, state=state
                     )
                 except IntegrityError as exc:
-                    raise store.ConcurrencyError(f"{self.stream_type}/{aggregate.id} exists") from exc
+                    raise store.ConcurrencyError(
+                        f"{self.stream_type}/{aggregate.id} exists"
+                    ) from exc
             else:
-                updated = self.snapshots.objects.filter(
-                    stream_id=aggregate.id, version=expected
-                ).update(version=aggregate.version, state=aggregate.snapshot(), updated_at=now())
-                if updated != 1 and not self.snapshots.objects.filter(stream_id=aggregate.id).exists():
+                snapshot = self.snapshots.objects.filter(stream_id=aggregate.id)
+                updated = snapshot.filter(version=expected).update(
+                    version=aggregate.version, state=state, updated_at=now()
+                )
+                if updated != 1 and not snapshot.exists():
                     # The snapshot row was lost; the events are the truth, write it afresh.
                     self.snapshots.objects.create(
-                        stream_id=aggregate.id, version=aggregate.version, state=aggregate.snapshot()
+                        stream_id=aggregate.id, version=aggregate.version, state=state
                     )
                 elif updated != 1:
                     raise store.ConcurrencyError(

@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from celery.signals import celeryd_after_setup
+from celery.signals import celeryd_after_setup, task_postrun, task_prerun
+from django.db import close_old_connections
 
 from outbox import delivery, pruning, relay
 
@@ -17,6 +18,15 @@ log = logging.getLogger(__name__)
 def remember_served_queues(sender: str, instance: Any, **kwargs: Any) -> None:
     """Inline hops only follow deliveries whose queue this worker consumes."""
     relay.served_queues.update(instance.app.amqp.queues.consume_from.keys())
+
+
+@task_prerun.connect
+@task_postrun.connect
+def drop_broken_connections(**kwargs: Any) -> None:
+    """What Django does around a request, around a task: close a database connection that is
+    broken or past CONN_MAX_AGE, keep a healthy one (CELERY_DB_REUSE_MAX stops Celery from
+    closing every connection, which would cost a new one per task)."""
+    close_old_connections()
 
 
 @shared_task(name="outbox.deliver", acks_late=True, reject_on_worker_lost=True)

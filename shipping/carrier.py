@@ -13,6 +13,7 @@ delay), so chaos runs, demos and tests use one code path.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import uuid
@@ -27,6 +28,8 @@ from outbox.relay import parse_rates
 from shipping.domain import REFUSED_ADDRESS
 from shipping.events import Address
 from shipping.models import CarrierLedgerEntry
+
+log = logging.getLogger(__name__)
 
 PROVIDERS_DB = "providers"
 FAULT_NAMES = frozenset({"error", "lost_response", "slow_ms"})
@@ -147,10 +150,14 @@ class SimulatedCarrier:
     # --- faults --------------------------------------------------------------------------
 
     def _roll(self, fault: str) -> bool:
-        return self.rng.random() < self.faults.get(fault, 0.0)
+        if self.rng.random() < self.faults.get(fault, 0.0):
+            log.info("simulated carrier fault: %s", fault)  # counted by chaos runs
+            return True
+        return False
 
     def _answer_slowly(self) -> None:
         if self.faults.get("slow_ms"):
+            log.info("simulated carrier fault: slow_ms")
             self.sleep(self.rng.uniform(0, self.faults["slow_ms"]) / 1000)
 
     def _fail_at_random(self) -> None:

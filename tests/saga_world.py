@@ -1,18 +1,24 @@
 """The world the saga tests run in: a catalogue, a customer, orders placed through the orders
-service, and ways to wait for the saga and to run the reconciler the way beat does."""
+service, and ways to wait for the saga and to run the reconciler the way beat does.
+
+A test module imports the fixtures it uses by their function names (`catalogue_fixture`...);
+pytest knows them by their short names (`catalogue`...)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connections
 
 from inventory import services as inventory
 from orders import services as orders
 from orders.events import ShippingAddress
+from outbox import relay
+from outbox.delivery import run_delivery
 from outbox.models import Delivery
 from payments.models import GatewayLedgerEntry
 from saga import reconciler
@@ -34,24 +40,32 @@ FAST_SETTINGS: dict[str, float | int] = {
 FAST = {name: str(value) for name, value in FAST_SETTINGS.items()}
 
 
-@pytest.fixture
-def fast_saga(settings: Any) -> dict[str, str]:
+@pytest.fixture(name="fast_saga")
+def fast_saga_fixture(settings: Any) -> dict[str, str]:
     """Short deadlines and backoff here; pass the returned env to `start_worker(**env)`."""
     for name, value in FAST_SETTINGS.items():
         setattr(settings, name, value)
     return dict(FAST)
 
 
-@pytest.fixture
-def catalogue() -> None:
+@pytest.fixture(scope="module", autouse=True)
+def providers_closed() -> Iterator[None]:
+    """The "providers" alias (the simulated providers' own connection) is closed after each
+    module, so that the test database can be dropped at the end of the run."""
+    yield
+    connections["providers"].close()
+
+
+@pytest.fixture(name="catalogue")
+def catalogue_fixture() -> None:
     inventory.add_product("SKU-1", "Widget", Decimal("12.50"))
     inventory.receive_goods("SKU-1", 100)
     inventory.add_product("SKU-2", "Gadget", Decimal("7.25"))
     inventory.receive_goods("SKU-2", 100)
 
 
-@pytest.fixture
-def customer() -> User:
+@pytest.fixture(name="customer")
+def customer_fixture() -> User:
     return User.objects.create_user("ada", "ada@example.com", "pw")
 
 
@@ -104,3 +118,20 @@ def ledger_net(order_id: str) -> Decimal:
 def live_bookings(order_id: str) -> int:
     return CarrierLedgerEntry.objects.using("providers").filter(
         order_id=order_id, status="booked").count()
+
+
+def drain(limit: int = 500) -> int:
+    """Run every pending delivery here, in order, the way a worker runs them (same code, no
+    broker: nothing is published), until none is left; returns how many ran. For tests
+    about what the saga leaves behind rather than about delivery."""
+    ran = 0
+    with relay.suppressed():
+        while ran < limit:
+            ids = list(Delivery.objects.filter(status="pending").order_by("id")
+                       .values_list("id", flat=True)[:50])
+            if not ids:
+                return ran
+            for delivery_id in ids:
+                run_delivery(delivery_id)
+                ran += 1
+    raise AssertionError(f"deliveries still pending after {limit} runs")

@@ -23,13 +23,14 @@ from shipping.models import CarrierLedgerEntry
 from tests.conftest import wait_for
 from tests.saga_world import (
     REFUSED,
-    catalogue,  # noqa: F401
+    catalogue_fixture,  # noqa: F401
     converged,
-    customer,  # noqa: F401
-    fast_saga,  # noqa: F401
+    customer_fixture,  # noqa: F401
+    fast_saga_fixture,  # noqa: F401
     ledger_net,
     live_bookings,
     place,
+    providers_closed,  # noqa: F401
     quiet,
     reconcile_until,
     saga,
