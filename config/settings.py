@@ -130,7 +130,7 @@ REST_FRAMEWORK = {
     # JSON only, size- and depth-bounded, on every endpoint (config/request_limits.py).
     "DEFAULT_PARSER_CLASSES": ["config.request_limits.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "config.request_limits.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {

@@ -31,7 +31,8 @@ class OrderAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ["cancel_orders"]
 
-    @admin.action(description="Cancel the selected pending orders (runs the compensations)")
+    @admin.action(description="Cancel the selected pending orders (runs the compensations)",
+                  permissions=["cancel"])
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[OrderView]) -> None:
         cancelled = refused = 0
         for order in queryset:
@@ -40,13 +41,19 @@ class OrderAdmin(ReadOnlyAdmin):
                     order.id, reason="cancelled by operator",
                     requested_by=f"operator:{request.user.get_username()}",
                 )
-                cancelled += outcome is services.CancelOutcome.CANCELLED
             except OrderAlreadyConfirmed:
                 refused += 1
+                continue
+            if outcome is services.CancelOutcome.CANCELLED:
+                cancelled += 1
+                self.log_change(request, order, "cancelled the order (compensations follow)")
         self.message_user(request, f"{cancelled} order(s) cancelled.")
         if refused:
             self.message_user(request, f"{refused} confirmed order(s) cannot be cancelled.",
                               level=messages.WARNING)
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.cancel_order")
 
 
 @admin.register(CatalogueEntry)

@@ -25,9 +25,12 @@ class ShippingAddress:
     line2: str = ""
 
 
-@event("orders.OrderPlaced", version=1)
+@event("orders.OrderPlaced", version=2)
 @dataclass(frozen=True)
 class OrderPlaced:
+    """Version 2: `payment_token` is sealed (outbox/sealing.py); only payments opens it, to
+    charge. Version 1 carried it in clear; orders/upcasters.py seals it on reading."""
+
     order_id: str
     customer_id: str
     lines: tuple[OrderLine, ...]

@@ -41,6 +41,8 @@ class OrderView(models.Model):
             models.Index(fields=["status", "-created_at"], name="orderview_status_idx"),
         ]
         verbose_name = "order"
+        # Cancelling from the admin runs the compensations: a permission of its own.
+        permissions = [("cancel_order", "Can cancel a pending order")]
 
     def __str__(self) -> str:
         return f"order {self.id} ({self.status})"

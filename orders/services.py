@@ -21,6 +21,7 @@ from orders.events import ShippingAddress
 from orders.models import CatalogueEntry, IdempotencyKey, OrderSnapshot
 from outbox.models import Event
 from outbox.repository import AggregateRepository
+from outbox.sealing import seal
 from outbox.store import envelope
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ def place_order(
         customer_id=customer_id,
         lines=price_lines(lines, prices),
         shipping_address=shipping_address,
-        payment_token=payment_token,
+        # Sealed before it reaches any event: only payments opens it, to charge.
+        payment_token=seal(payment_token),
     )
     with transaction.atomic():
         orders.save(order, events, correlation_id=order_id, actor=actor)

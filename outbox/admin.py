@@ -96,13 +96,16 @@ class DeliveryAdmin(admin.ModelAdmin):
     def payload(self, obj: Delivery) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.event.payload, indent=2))
 
-    @admin.action(description="Replay selected dead deliveries", permissions=["change"])
+    @admin.action(description="Replay selected dead deliveries", permissions=["replay"])
     def replay_dead(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         dead = list(queryset.filter(status=Delivery.Status.DEAD))
         count = deadletters.replay(queryset)
         for row in dead:
             self.log_change(request, row, "replayed dead delivery")
         self.message_user(request, f"{count} dead deliveries sent again.", messages.SUCCESS)
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("outbox.replay_delivery")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

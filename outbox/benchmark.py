@@ -5,30 +5,25 @@ that asserts a time."""
 from __future__ import annotations
 
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from outbox import registry, relay, store
+from outbox import relay, store
+from outbox.bench_workers import StartedWorker, no_workers, running_workers
 from outbox.cpu_meter import CpuMeter
-from outbox.diagnostics import STREAM_TYPE, DiagnosticPing
+from outbox.diagnostics import HANDLER, STREAM_TYPE, DiagnosticPing
 from outbox.models import Delivery, Event
-
-HANDLER = "outbox.diagnostic_noop"
 
 
 @dataclass
@@ -62,60 +57,6 @@ def latency_summary(latencies: list[float]) -> dict[str, float]:
         "max": round(max(ms), 2) if ms else float("nan"),
         "mean": round(statistics.fmean(ms), 2) if ms else float("nan"),
     }
-
-
-def database_url() -> str:
-    """The URL of the database this process uses (the test database under pytest)."""
-    db = connection.settings_dict
-    user = quote(db.get("USER") or "postgres", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
-def diagnostic_queue() -> str:
-    return registry.subscription(HANDLER, DiagnosticPing.event_type).queue
-
-
-@contextmanager
-def running_workers(count: int, concurrency: int, log_dir: Path
-                    ) -> Iterator[list[tuple[Path, int]]]:
-    """Start `count` Celery workers (prefork, `concurrency` processes each) on the queue of
-    the no-op handler, against this process's database and broker; stop them afterwards."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": settings.CELERY_BROKER_URL,
-        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings"),
-        "PYTHONUNBUFFERED": "1",
-        # Celery logs every task at INFO; that is the benchmark's noise, not the outbox's cost.
-        "LOG_LEVEL": os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),
-    }
-    procs: list[subprocess.Popen[bytes]] = []
-    logs: list[tuple[Path, int]] = []
-    try:
-        for i in range(count):
-            log = log_dir / f"bench-worker-{i}.log"
-            argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork",
-                    "-c", str(concurrency), "-n", f"bench{i}-{uuid.uuid4().hex[:6]}@%h",
-                    "-Q", diagnostic_queue(), "--without-gossip", "--without-mingle",
-                    "--without-heartbeat", "-l", "WARNING"]
-            with log.open("wb") as out:
-                procs.append(subprocess.Popen(argv, cwd=settings.BASE_DIR, env=env, stdout=out,
-                                              stderr=subprocess.STDOUT, start_new_session=True))
-            logs.append((log, procs[-1].pid))
-        yield logs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def append_pings(stream_id: str, count: int, *, pace: Callable[[int], None] | None = None
@@ -163,11 +104,12 @@ def wait_until_done(event_ids: list[int], timeout: float,
         time.sleep(0.05)
 
 
-def warm_up(run: str, timeout: float) -> None:
+def warm_up(run: str, timeout: float, workers: list[StartedWorker]) -> None:
     """Wait until the workers answer: a few pings, all handled (the pool processes have
-    connected to the database and the broker by then)."""
+    connected to the database and the broker by then). A worker that dies fails at once."""
     committed = append_pings(f"{run}-warmup", 8)
-    wait_until_done(list(committed), timeout)
+    wait_until_done(list(committed), timeout,
+                    while_waiting=lambda: [w.check_alive() for w in workers])
 
 
 def fast_path(run: str, count: int, rate: float, timeout: float) -> PhaseResult:
@@ -263,18 +205,19 @@ def run_benchmark(*, fast_events: int, rate: float, backlog_events: int, workers
     }
     vacuum_outbox_tables()
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as log_dir:
-        context = _no_workers() if attach else running_workers(workers, concurrency,
+        context = no_workers() if attach else running_workers(workers, concurrency,
                                                                 Path(log_dir))
         try:
             with context as started:
                 say("waiting for the workers to answer...")
                 try:
-                    warm_up(run, timeout=60)
+                    warm_up(run, timeout=60, workers=started)
                 except TimeoutError:
-                    for log, _pid in started:
-                        say(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
+                    for worker in started:
+                        say(f"--- {worker.log.name}\n"
+                            f"{worker.log.read_text(errors='replace')[-3000:]}")
                     raise
-                meter = CpuMeter([pid for _log, pid in started])
+                meter = CpuMeter([worker.process.pid for worker in started])
                 if fast_events:
                     say(f"fast path: {fast_events} events at {rate:g}/s, one per transaction")
                     results["fast_path"] = asdict(fast_path(run, fast_events, rate, timeout))
@@ -287,8 +230,3 @@ def run_benchmark(*, fast_events: int, rate: float, backlog_events: int, workers
                 remove_run(run)
                 vacuum_outbox_tables()
     return results
-
-
-@contextmanager
-def _no_workers() -> Iterator[list[tuple[Path, int]]]:
-    yield []

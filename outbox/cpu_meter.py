@@ -54,9 +54,12 @@ class CpuMeter:
         self.worker_pids = worker_pids
 
     def _sample(self) -> dict[str, dict[int, float]]:
-        workers = [p for pid in self.worker_pids for p in process_tree(pid)]
+        pool = [p for pid in self.worker_pids for p in process_tree(pid)[1:]]
         return {
-            "workers": {p: _cpu_seconds(p) for p in workers},
+            # The worker's main process takes messages from the broker and hands them to its
+            # pool processes, which run the deliveries.
+            "worker_main": {p: _cpu_seconds(p) for p in self.worker_pids},
+            "worker_pool": {p: _cpu_seconds(p) for p in pool},
             "postgres": {p: _cpu_seconds(p) for p in database_backends()},
         }
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from outbox.contracts import event
-from outbox.registry import handles
+from outbox.registry import handles, subscription
 from outbox.store import Envelope
 
 STREAM_TYPE = "outbox.Diagnostics"
+HANDLER = "outbox.diagnostic_noop"
 
 
 @event("outbox.DiagnosticPing", version=1)
@@ -23,6 +24,11 @@ class DiagnosticPing:
     seq: int
 
 
-@handles(DiagnosticPing, name="outbox.diagnostic_noop")
+@handles(DiagnosticPing, name=HANDLER)
 def diagnostic_noop(event: DiagnosticPing, envelope: Envelope) -> None:
     """Nothing to do: the delivery itself is what is being measured."""
+
+
+def diagnostic_queue() -> str:
+    """The queue the no-op deliveries go to (workers for a benchmark must consume it)."""
+    return subscription(HANDLER, DiagnosticPing.event_type).queue

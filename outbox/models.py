@@ -77,6 +77,8 @@ class Delivery(models.Model):
             ),
         ]
         verbose_name_plural = "deliveries"
+        # Sending dead deliveries again is an operator's decision of its own (outbox/admin.py).
+        permissions = [("replay_delivery", "Can replay a dead delivery")]
 
     def __str__(self) -> str:
         return f"delivery #{self.id} {self.handler} ({self.status})"

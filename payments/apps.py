@@ -5,4 +5,4 @@ class PaymentsConfig(AppConfig):
     name = "payments"
 
     def ready(self) -> None:
-        from payments import handlers  # noqa: F401  (registers the reactions)
+        from payments import handlers, upcasters  # noqa: F401  (register them)

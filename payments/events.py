@@ -44,10 +44,11 @@ class PaymentRefunded:
 # can always be rebuilt from the event store alone. No other context reacts to these (terminal).
 
 
-@event("payments.OrderPlacementNoted", version=1, terminal=True)
+@event("payments.OrderPlacementNoted", version=2, terminal=True)
 @dataclass(frozen=True)
 class OrderPlacementNoted:
-    """The payment knows what to charge: the order's total, with the customer's token."""
+    """The payment knows what to charge: the order's total, with the customer's token, sealed
+    (outbox/sealing.py; "" for the gateway's default). Version 1 carried it in clear."""
 
     order_id: str
     amount: Decimal
@@ -76,7 +77,7 @@ class OrderCancellationNoted:
 # the handlers are in payments/handlers.py, under the same heading.
 
 
-@event("payments.PaymentSettlementRequested", version=1)
+@event("payments.PaymentSettlementRequested", version=2)
 @dataclass(frozen=True)
 class PaymentSettlementRequested:
     """Do what the payment's state says is due, after noting what the saga knows of the order
@@ -87,7 +88,7 @@ class PaymentSettlementRequested:
     order_id: str
     reason: str
     amount: Decimal
-    token: str
+    token: str  # sealed, as in OrderPlaced (version 1 carried it in clear)
     stock_held: bool
     cancelled: bool
 

@@ -14,6 +14,7 @@ from inventory.events import StockReserved
 from orders.events import OrderCancelled, OrderPlaced
 from outbox.delivery import PermanentError
 from outbox.registry import handles
+from outbox.sealing import NotSealed
 from outbox.store import Envelope
 from payments import services
 from payments.domain import PaymentRuleBroken
@@ -26,7 +27,7 @@ from shipping.events import ShipmentFailed
 def _no_retry_for_rejections() -> Iterator[None]:
     try:
         yield
-    except (GatewayRejected, PaymentRuleBroken) as exc:
+    except (GatewayRejected, PaymentRuleBroken, NotSealed) as exc:
         raise PermanentError(str(exc)) from exc
 
 

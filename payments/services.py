@@ -21,6 +21,7 @@ from outbox import store
 from outbox.contracts import DomainEvent
 from outbox.models import Event
 from outbox.repository import AggregateRepository
+from outbox.sealing import unseal
 from outbox.store import ConcurrencyError
 from payments.domain import NO_CHARGE, ZERO, ChargeRequest, Payment, RefundRequest, charge_key
 from payments.events import ExtraChargeRefunded
@@ -122,7 +123,8 @@ def _charge(payment: Payment, request: ChargeRequest, gateway: PaymentGateway) -
     if request.amount == ZERO:
         return payment.record_capture(NO_CHARGE, ZERO)  # nothing to ask the provider for
     try:
-        charge = gateway.charge(request.idempotency_key, request.amount, request.token,
+        # The one place the customer's token is opened: to hand it to the provider.
+        charge = gateway.charge(request.idempotency_key, request.amount, unseal(request.token),
                                 order_id=payment.id)
     except PaymentRefused as refused:
         log.info("payment of order %s declined: %s", payment.id, refused.reason)

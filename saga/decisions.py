@@ -259,7 +259,8 @@ def _settlement(saga: OrderSaga, obs: Observation, reason: str,
     held = obs.reservation_status in ("held", "committed", "released") or obs.own_charge is not None
     return PaymentSettlementRequested(
         order_id=saga.order_id, reason=reason, amount=Decimal(saga.total),
-        token=(obs.order or {}).get("payment_token") or "tok_ok",
+        # Sealed as the order holds it; "" lets the gateway use its default token.
+        token=(obs.order or {}).get("payment_token") or "",
         stock_held=held, cancelled=cancelled)
 
 

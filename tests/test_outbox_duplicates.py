@@ -47,10 +47,12 @@ def test_the_same_delivery_sent_twice_has_one_effect(two_workers, broker):
 
     relay.send([(delivery.id, QUEUE)])
     wait_for(lambda: len(task_results(two_workers, marks)) == 1, message="the first run")
+    assert task_results(two_workers, marks) == [{"done": 1}]
     relay.send([(delivery.id, QUEUE)])
     wait_for(lambda: len(task_results(two_workers, marks)) == 2, message="the second run")
 
-    assert task_results(two_workers, marks) == [{"done": 1}, {"skipped": 1}]
+    assert sorted(map(repr, task_results(two_workers, marks))) == ["{'done': 1}",
+                                                                   "{'skipped': 1}"]
     assert effect_count("twice") == 1
     assert Delivery.objects.get(id=delivery.id).attempts == 1
 

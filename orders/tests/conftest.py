@@ -12,6 +12,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db import transaction
 from rest_framework.authtoken.models import Token
@@ -101,11 +102,14 @@ def catalogue(db: None) -> dict[str, str]:
 @pytest.fixture
 def users(db: None) -> dict[str, Any]:
     model = get_user_model()
+    staff = model.objects.create_user("staff", "staff@example.com", is_staff=True)
+    # An operator: cancelling a customer's order takes this permission (orders/api.py).
+    staff.user_permissions.add(Permission.objects.get(codename="cancel_order"))
     return {
         # No passwords (tokens authenticate): hashing one costs more than a whole test.
         "alice": model.objects.create_user("alice", "alice@example.com"),
         "bob": model.objects.create_user("bob", "bob@example.com"),
-        "staff": model.objects.create_user("staff", "staff@example.com", is_staff=True),
+        "staff": staff,
     }
 
 

@@ -13,6 +13,7 @@ from orders.events import OrderCancelled, OrderLine, OrderPlaced, ShippingAddres
 from outbox import store
 from outbox.contracts import DomainEvent
 from outbox.models import Event
+from outbox.sealing import seal
 from shipping.events import ShipmentFailed
 
 TOTAL = Decimal("32.25")
@@ -28,7 +29,7 @@ def placed(order_id: str, token: str = "tok_ok") -> OrderPlaced:
         lines=(OrderLine("SKU-1", 2, Decimal("12.50")), OrderLine("SKU-2", 1, Decimal("7.25"))),
         total=TOTAL,
         shipping_address=ShippingAddress("Ada", "1 Analytical Way", "London", "N1 9GU", "GB"),
-        payment_token=token)
+        payment_token=seal(token))  # as the orders context seals it
 
 
 def held(order_id: str) -> StockReserved:

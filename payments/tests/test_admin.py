@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from outbox.sealing import seal
 from payments import services
 from payments.tests.facts import TOTAL
 
@@ -13,7 +14,7 @@ pytestmark = [pytest.mark.django_db(databases=["default", "providers"]),
 
 def test_an_operator_sees_a_captured_payment_and_its_ledger_entry(admin_client):
     order_id = uuid.uuid4().hex
-    services.charge_payment(order_id, amount=TOTAL, token="tok_ok", stock_held=True)
+    services.charge_payment(order_id, amount=TOTAL, token=seal("tok_ok"), stock_held=True)
 
     payments = admin_client.get("/admin/payments/paymentsnapshot/", {"status": "captured"})
     assert payments.status_code == 200

@@ -22,7 +22,13 @@ from django.utils import timezone
 from saga.harness import observe
 from saga.harness.clients import CHAOS_TOKENS, ClientResults, OrderClients, OrderMix
 from saga.harness.database import run_manage
-from saga.harness.faults import DEFAULT_FAULT_ENV, PROCESS_FAULTS, FaultInjector, system_faults
+from saga.harness.faults import (
+    DEFAULT_FAULT_ENV,
+    PROCESS_FAULTS,
+    FaultInjector,
+    expected_system_faults,
+    system_faults,
+)
 from saga.harness.report import Progress, distribution, machine, percentile
 from saga.harness.stack import StackConfig
 from saga.harness.target import Target, target
@@ -48,10 +54,11 @@ class ChaosOptions:
     faults: tuple[str, ...] = PROCESS_FAULTS
     fault_env: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FAULT_ENV))
     deadline: float = 120.0
+    fault_tail: float = 60.0  # at most this long with faults on after the last order
     workers: int = 2
     concurrency: int = 2
     scratch: bool = True
-    keep_database: bool = False
+    keep: bool = False
     attach: str | None = None
     tokens: list[str] = field(default_factory=list)
     seed: int | None = None
@@ -65,10 +72,10 @@ def run_chaos(opts: ChaosOptions, ui: Progress) -> dict[str, Any]:
     started = time.monotonic()
     with target(label="chaos", ui=ui, config=config, customers=opts.clients, scarce_stock=25,
                 attach=opts.attach, tokens=opts.tokens, scratch=opts.scratch,
-                keep_database=opts.keep_database, faults=True) as run:
+                keep=opts.keep, faults=True) as run:
         phases = {"start": round(time.monotonic() - started, 1)}
         report = _drive(run, opts, ui, phases)
-        run.keep_database = run.keep_database or not report["ok"]
+        run.keep = run.keep or not report["ok"]
         return report
 
 
@@ -90,8 +97,7 @@ def _drive(run: Target, opts: ChaosOptions, ui: Progress, phases: dict[str, floa
         results = clients.run(lambda r, c: ui.update(
             f"placing: {len(r.placed)}{f'/{opts.orders}' if opts.orders else ''} orders, "
             f"faults {dict(injector.injected)}, http errors {len(r.server_errors)}"))
-        while kinds and not injector.every_kind_once.wait(1.0):
-            ui.update(f"waiting for every fault kind: {dict(injector.injected)}")
+        _fault_tail(run, opts, injector, faults_from, ui)
     finally:
         injector.stopping.set()
         if kinds:
@@ -122,6 +128,24 @@ def _drive(run: Target, opts: ChaosOptions, ui: Progress, phases: dict[str, floa
                    audit, phases)
 
 
+def _fault_tail(run: Target, opts: ChaosOptions, injector: FaultInjector, since: Any,
+                ui: Progress) -> None:
+    """Keep the faults on after the last order until every kind has been injected at least
+    once (or `fault_tail` seconds pass): a small run may otherwise miss a rare one."""
+    wanted = expected_system_faults(opts.fault_env) if run.stack else set()
+    deadline = time.monotonic() + opts.fault_tail
+    while time.monotonic() < deadline:
+        process_done = not injector.kinds or injector.every_kind_once.is_set()
+        seen = system_faults(since, timezone.now(), run.stack.logs(), opts.fault_env) \
+            if wanted and run.stack else Counter()
+        missing = sorted(k for k in wanted if not seen.get(k))
+        if process_done and not missing:
+            return
+        ui.update(f"faults still on until every kind is seen: process "
+                  f"{dict(injector.injected)}, missing {missing}")
+        time.sleep(2.0)
+
+
 def _audit(run: Target) -> dict[str, Any]:
     """`manage.py audit --json --strict` on the run's database, as an operator would run it."""
     env = run.stack.env("audit") if run.stack else dict(os.environ)
@@ -148,9 +172,9 @@ def _report(run: Target, opts: ChaosOptions, results: ClientResults, injector: F
     for placed in results.placed:
         key = placed.token + (" + refused address" if placed.refused_address else "")
         by_token.setdefault(key, Counter())[final.get(placed.order_id, "missing")] += 1
-    wanted = set(opts.faults if run.stack else ())
+    wanted = set(injector.kinds)
     if run.stack:
-        wanted |= {kind for kind, n in injected.items() if kind not in opts.faults}
+        wanted |= expected_system_faults(opts.fault_env)
     missing = sorted(kind for kind in wanted if not injected.get(kind))
     failures = []
     if violations or not audit.get("ok", False):
@@ -213,7 +237,7 @@ def summary(report: dict[str, Any]) -> str:
         + (f" ({'; '.join(report['failures'])})" if report["failures"] else ""),
         f"  orders: {o['placed']} placed, {o['confirmed']} confirmed, {o['cancelled']} "
         f"cancelled, {o['pending']} pending, {o['needs_attention']} need attention",
-        f"  faults injected: " + ", ".join(f"{k} {v}" for k, v in f["injected"].items()),
+        "  faults injected: " + ", ".join(f"{k} {v}" for k, v in f["injected"].items()),
         f"  invariants: {'all hold' if report['invariants']['ok'] else 'VIOLATED'}"
         + "".join(f"\n    - {v['name']}: {v['count']} ({v['first'][:1]})"
                   for v in report["invariants"]["violations"]),
@@ -227,9 +251,10 @@ def summary(report: dict[str, Any]) -> str:
         f"{report['http']['transport_errors']}",
         f"  phases (s): {report['phases_seconds']}",
     ]
-    if report["sagas"]["needs_attention"]:
+    attention = report["sagas"]["needs_attention"]
+    if attention:
         lines.append("  needing attention: " + "; ".join(
-            f"{a['order_id'][:8]}: {a['reason'][:120]}" for a in report["sagas"]["needs_attention"][:5]))
+            f"{a['order_id'][:8]}: {a['reason'][:120]}" for a in attention[:5]))
     return "\n".join(lines)
 
 

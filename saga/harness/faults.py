@@ -27,6 +27,7 @@ import redis
 from django.db import connection
 from django.db.models import Q
 
+from outbox.relay import parse_rates
 from payments.models import GatewayCall, GatewayLedgerEntry
 from saga.harness.stack import WORKER_APPLICATION, Stack
 
@@ -122,6 +123,27 @@ class FaultInjector(threading.Thread):
                            "FROM pg_stat_activity WHERE datname = current_database() "
                            "AND application_name LIKE %s", [f"{WORKER_APPLICATION}%"])
             return f"{cursor.fetchone()[0]} connections"
+
+
+# Which counted kind each fault setting produces.
+_KIND_OF_SETTING = {
+    ("PAYMENTS_FAULTS", "decline"): "gateway_decline",
+    ("PAYMENTS_FAULTS", "error"): "gateway_error",
+    ("PAYMENTS_FAULTS", "lost_response"): "gateway_lost_response",
+    ("PAYMENTS_FAULTS", "duplicate"): "gateway_duplicate_charge",
+    ("PAYMENTS_FAULTS", "slow_ms"): "gateway_slow_answer",
+    ("SHIPPING_FAULTS", "error"): "carrier_error",
+    ("SHIPPING_FAULTS", "lost_response"): "carrier_lost_response",
+    ("SHIPPING_FAULTS", "slow_ms"): "carrier_slow_answer",
+    ("OUTBOX_CHAOS", "duplicate"): "duplicate_delivery",
+    ("OUTBOX_CHAOS", "delay_ms"): "delayed_delivery",
+}
+
+
+def expected_system_faults(fault_env: dict[str, str]) -> set[str]:
+    """The kinds the fault settings switch on (a rate above zero)."""
+    return {kind for (variable, name), kind in _KIND_OF_SETTING.items()
+            if parse_rates(fault_env.get(variable, "")).get(name, 0) > 0}
 
 
 def system_faults(since: datetime, until: datetime, logs: dict[str, str],

@@ -5,6 +5,7 @@ way out, Ctrl-C included; a scratch database is dropped unless the run asks to k
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,10 +29,10 @@ class Target:
     tokens: list[str]
     catalogue: Catalogue
     redis_url: str
-    log_dir: Path
+    log_dir: Path | None
     stack: Stack | None = None
     scratch: database.ScratchDatabase | None = None
-    keep_database: bool = False
+    keep: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -51,25 +52,27 @@ def flush_broker(redis_url: str) -> None:
 @contextmanager
 def target(*, label: str, ui: Progress, config: StackConfig, customers: int,
            scarce_stock: int = 0, attach: str | None = None, tokens: list[str] | None = None,
-           scratch: bool = True, keep_database: bool = False,
+           scratch: bool = True, keep: bool = False,
            faults: bool = False) -> Iterator[Target]:
     """Yield the system to drive. `attach`: the URL of a running stack (with customers'
     `tokens`); else a stack started here, on a scratch database when `scratch`, else on
-    this process's database."""
+    this process's database. The scratch database and the logs are removed afterwards unless
+    the caller sets `keep` on the yielded target (a failed run does)."""
     redis_url = settings.CELERY_BROKER_URL
-    log_dir = Path(tempfile.mkdtemp(prefix=f"saga-{label}-"))
     if attach:
         if not tokens:
             raise ValueError("--attach needs --tokens (customers' API tokens)")
         yield Target(attach.rstrip("/"), tokens, _catalogue_of(attach, tokens[0]), redis_url,
-                     log_dir, notes=["attached: process faults and fault settings of the "
-                                     "attached stack are not under the harness's control"])
+                     None, notes=["attached: process faults and fault settings of the "
+                                  "attached stack are not under the harness's control"])
         return
+    log_dir = Path(tempfile.mkdtemp(prefix=f"saga-{label}-"))
     scratch_db = database.ScratchDatabase(label) if scratch else None
     stack = Stack(scratch_db.url if scratch_db else database.current_url(), redis_url, config,
                   log_dir)
     run = Target(stack.base_url, [], Catalogue([], None), redis_url, log_dir, stack=stack,
-                 scratch=scratch_db, keep_database=keep_database)
+                 scratch=scratch_db, keep=keep)
+    crashed = False
     try:
         if scratch_db:
             ui.say(f"creating and migrating scratch database {scratch_db.name} ...")
@@ -80,19 +83,26 @@ def target(*, label: str, ui: Progress, config: StackConfig, customers: int,
         run.catalogue = seed_catalogue(scarce_stock=scarce_stock)
         run.tokens = seed_customers(customers)
         flush_broker(redis_url)
-        ui.say(f"starting gunicorn, {len(stack.workers)} workers and beat "
-               f"(logs in {log_dir}) ...")
+        ui.say(f"starting gunicorn, {len(stack.workers)} workers and beat ...")
         stack.start(faults=faults)
         yield run
+    except BaseException:
+        crashed = True
+        raise
     finally:
+        ui.say("stopping the stack ...")
         stack.stop()
         flush_broker(redis_url)
         if scratch_db and scratch_db.created:
-            if run.keep_database:
+            if run.keep:
                 ui.say(f"kept database {scratch_db.name} for inspection")
             else:
                 scratch_db.drop()
             database.use(database.name_of(scratch_db.base_url))
+        if run.keep or crashed:
+            ui.say(f"kept the processes' logs in {log_dir}")
+        else:
+            shutil.rmtree(log_dir, ignore_errors=True)
 
 
 def _catalogue_of(base_url: str, token: str) -> Catalogue:

@@ -104,3 +104,16 @@ def test_rebuild_keeps_the_reconcilers_attention_on_a_saga_still_open():
     assert saga.state == "needs_attention"
     assert saga.attention_reason == "stuck on the charge for 20 minutes"
     assert calls == [(1, 1)]
+
+
+def test_an_extra_charge_refunded_shows_both_facts_and_leaves_the_net(settings):
+    from payments.events import ExtraChargeRefunded
+
+    order = OrderHistory().fulfilled()
+    order.record(ExtraChargeRefunded(order_id=order.order_id, charge_id="ch_dup",
+                                     refund_id="re_dup", amount=Decimal("25.00"),
+                                     reason="duplicate charge"))
+    saga = saga_of(order)
+    assert (saga.charged, saga.refunded, saga.net) == (
+        Decimal("50.00"), Decimal("25.00"), Decimal("25.00"))
+    assert (saga.state, saga.gap) == ("converged", 0)

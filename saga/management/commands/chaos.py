@@ -1,8 +1,8 @@
 """`manage.py chaos`: run the real stack under faults, let it converge, audit it, report.
 
     manage.py chaos                                  # 200 orders, every fault kind
-    manage.py chaos --orders 2000 --duration 600 --rate 4 --deadline 300
-    manage.py chaos --attach http://127.0.0.1:8000 --tokens KEY1,KEY2 --use-current-database
+    manage.py chaos --orders 2000 --rate 4 --deadline 300      # the longer run (~9 min)
+    manage.py chaos --attach http://127.0.0.1:8000 --tokens KEY1,KEY2   # Redis faults only
 
 Exits with status 1 on any invariant violation, any saga still pending at the deadline, or
 any server error from the API. The report goes to --output (bench-results/chaos.json).
@@ -10,30 +10,15 @@ any server error from the API. The report goes to --output (bench-results/chaos.
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from saga.harness.chaos import ChaosOptions, default_output, run_chaos, summary
+from saga.harness.cli import comma_list, customer_tokens, sigterm_as_interrupt
 from saga.harness.faults import DEFAULT_FAULT_ENV, PROCESS_FAULTS
 from saga.harness.report import Progress, Silent, write_json
-
-
-def interrupt_on_sigterm() -> None:
-    """SIGTERM stops the run like Ctrl-C: everything started is stopped on the way out."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:
-        pass  # not the main thread (called from a test): the caller handles signals
-
-
-def comma_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 class Command(BaseCommand):
@@ -58,13 +43,16 @@ class Command(BaseCommand):
                                 help=f"{name} while faults are on (default: {value}; '' for none)")
         parser.add_argument("--deadline", type=float, default=120.0,
                             help="seconds to converge after the faults stop (120)")
+        parser.add_argument("--fault-tail", type=float, default=60.0,
+                            help="after the last order, keep the faults on until every kind "
+                                 "was injected, for at most this many seconds (60)")
         parser.add_argument("--workers", type=int, default=2, help="Celery workers (2)")
         parser.add_argument("--concurrency", type=int, default=2,
                             help="prefork processes per worker (2)")
         parser.add_argument("--use-current-database", action="store_true",
                             help="run on DATABASE_URL itself instead of a scratch database")
-        parser.add_argument("--keep-database", action="store_true",
-                            help="keep the scratch database (it is always kept on failure)")
+        parser.add_argument("--keep", action="store_true",
+                            help="keep the scratch database and the logs (always kept on failure)")
         parser.add_argument("--attach", metavar="URL",
                             help="drive a running stack instead of starting one (DATABASE_URL "
                                  "and REDIS_URL must be its own)")
@@ -82,18 +70,20 @@ class Command(BaseCommand):
             raise CommandError(f"unknown faults {sorted(unknown)}; known: {PROCESS_FAULTS}")
         if not o["orders"] and not o["duration"]:
             raise CommandError("give --orders or --duration")
-        interrupt_on_sigterm()
         opts = ChaosOptions(
             orders=o["orders"] or None, duration=o["duration"], clients=o["clients"],
             rate=o["rate"] or None, fault_interval=o["fault_interval"],
             faults=tuple(comma_list(o["faults"])),
             fault_env={name: o[name.lower()] for name in DEFAULT_FAULT_ENV},
-            deadline=o["deadline"], workers=o["workers"], concurrency=o["concurrency"],
+            deadline=o["deadline"], fault_tail=o["fault_tail"], workers=o["workers"],
+            concurrency=o["concurrency"],
             scratch=not o["use_current_database"] and not o["attach"],
-            keep_database=o["keep_database"], attach=o["attach"],
-            tokens=comma_list(o["tokens"]), seed=o["seed"], label=o["label"])
+            keep=o["keep"], attach=o["attach"],
+            tokens=customer_tokens(comma_list(o["tokens"]), o["clients"]), seed=o["seed"],
+            label=o["label"])
         ui = Silent() if o["quiet"] else Progress()
-        report = run_chaos(opts, ui)
+        with sigterm_as_interrupt():
+            report = run_chaos(opts, ui)
         write_json(report, o["output"])
         ui.say("")
         self.stdout.write(summary(report))
