@@ -1,10 +1,12 @@
 """The errors every operation of the REST API can answer, written into the OpenAPI document.
 
 Some refusals come from the project rather than from one view: bad or missing credentials
-(401), a body that is too large, chunked or not JSON (413, 411, 415; config/request_limits.py),
-a page past the end (404), throttling (429). `document_common_errors` is a drf-spectacular
-post-processing hook that adds each to the operations that can answer it, unless the view
-documented it itself, so the document lists every status a client can get.
+(401), a session-authenticated write without its CSRF token (403), an `Accept` the API cannot
+answer (406), a body that is too large, chunked or not JSON (413, 411, 415, on every method
+that takes a body, whether the view reads it or not; config/request_limits.py), a page past
+the end (404), throttling (429). `document_common_errors` is a drf-spectacular post-processing
+hook that adds each to the operations that can answer it, unless the view documented it
+itself, so the document lists every status a client can get.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers
+
+from config.request_limits import BODY_METHODS
 
 SCHEMA_NAME = "RequestRefused"
 _REF = {"$ref": f"#/components/schemas/{SCHEMA_NAME}"}
@@ -27,14 +31,17 @@ class RequestRefusedSerializer(serializers.Serializer):
 COMMON: dict[int, tuple[str, str]] = {
     401: ("No or invalid credentials (`Authorization: Token <key>`)",
           "Authentication credentials were not provided."),
+    403: ("Signed in by session cookie without the CSRF token",
+          "CSRF Failed: CSRF token missing."),
     404: ("Page out of range", "Invalid page."),
+    406: ("No acceptable media type in `Accept` (the API answers JSON)",
+          "Could not satisfy the request Accept header."),
     411: ("Chunked body without a length",
           "Send the request body with a Content-Length header (not chunked)."),
     413: ("Body larger than 64 KiB", "The request body exceeds 65536 bytes."),
     415: ("Body not JSON", 'Unsupported media type "text/plain" in request.'),
     429: ("Too many requests", "Request was throttled. Expected available in 6 seconds."),
 }
-WRITE_METHODS = {"post", "put", "patch"}
 
 
 def error_response(*codes: int) -> dict[int, OpenApiResponse]:
@@ -68,13 +75,13 @@ def document_common_errors(result: dict[str, Any], generator: Any, request: Any,
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             responses = operation.setdefault("responses", {})
-            wanted = []
+            wanted = [406]
             if _needs_credentials(operation):
                 wanted.append(401)
-            if method in WRITE_METHODS:
-                wanted += [411, 413]
-            if "requestBody" in operation:
-                wanted.append(415)
+            if method.upper() in BODY_METHODS:
+                wanted += [411, 413, 415]
+                if any("cookieAuth" in scheme for scheme in operation.get("security", [])):
+                    wanted.append(403)
             if any(p.get("name") == "page" for p in operation.get("parameters", [])):
                 wanted.append(404)
             for code in wanted:

@@ -6,8 +6,9 @@ JSON `{"detail": ...}` with a clear message, never a 500 or an HTML page.
 DRF's own JSONParser reads `request.body`, where Django raises `RequestDataTooBig` (a 400
 page, not JSON), and a deeply nested document can raise `RecursionError` (a 500). The parser
 here reads at most the limit and turns every malformed document into a 400 with a message.
-`RequestLimitsMiddleware` refuses an oversized or chunked body before any view runs, and
-`api_exception_handler` answers Django's own size errors in JSON should anything read the body.
+`RequestLimitsMiddleware` refuses an oversized, chunked or non-JSON body before any view runs,
+and `api_exception_handler` answers Django's own size errors in JSON should anything read the
+body.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from rest_framework.utils.json import strict_constant
 # recursion limit.
 MAX_JSON_DEPTH = 16
 LENGTH_REQUIRED = "Send the request body with a Content-Length header (not chunked)."
+# The methods whose body a view may read; the body of any other is ignored.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TOO_DEEP = f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels."
 
 
@@ -130,20 +133,36 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return exception_handler(exc, context)
 
 
+def unsupported_message(content_type: str) -> str:
+    return f'Unsupported media type "{content_type}" in request.'  # DRF's words
+
+
 class RequestLimitsMiddleware:
     """Refuses, before any view runs, an API request whose declared body is over the limit
-    (413) or that is chunked without a length (411)."""
+    (413), that is chunked without a length (411), or whose body is not JSON (415), so every
+    endpoint that takes a body answers alike, even one that reads none (cancel)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/api/"):
-            limit = body_limit()
-            if _declared_length(request.META) > limit:
-                return JsonResponse({"detail": too_large_message(limit)},
-                                    status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-            if _chunked_without_length(request.META):
-                return JsonResponse({"detail": LENGTH_REQUIRED},
-                                    status=status.HTTP_411_LENGTH_REQUIRED)
+        if request.path.startswith("/api/") and request.method in BODY_METHODS:
+            refusal = self.refusal(request)
+            if refusal is not None:
+                return refusal
         return self.get_response(request)
+
+    @staticmethod
+    def refusal(request: HttpRequest) -> JsonResponse | None:
+        limit, length = body_limit(), _declared_length(request.META)
+        if length > limit:
+            return JsonResponse({"detail": too_large_message(limit)},
+                                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        if _chunked_without_length(request.META):
+            return JsonResponse({"detail": LENGTH_REQUIRED},
+                                status=status.HTTP_411_LENGTH_REQUIRED)
+        if length and request.content_type != BoundedJSONParser.media_type:
+            content_type = request.META.get("CONTENT_TYPE", "")
+            return JsonResponse({"detail": unsupported_message(content_type)},
+                                status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
+        return None

@@ -224,7 +224,7 @@ class Reservation(Aggregate):
         return [StockReserved(order_id=self.id, lines=wanted, expires_at=expires_at)]
 
     def release(self, reason: str) -> list[DomainEvent]:
-        if self.status in (ReservationStatus.HELD, ReservationStatus.RELEASED):
+        if self.status == ReservationStatus.HELD:
             return [StockReleased(order_id=self.id, lines=self.lines, reason=reason)]
         if self.status == ReservationStatus.NONE:
             return [OrderCancellationNoted(order_id=self.id, reason=reason)]

@@ -21,6 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 _DERIVATION_LABEL = b"saga-backend payment token sealing v1"
 
@@ -36,7 +37,12 @@ def _keyring(configured: str, secret_key: str) -> MultiFernet:
         derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                        info=_DERIVATION_LABEL).derive(secret_key.encode())
         keys = [base64.urlsafe_b64encode(derived).decode()]
-    return MultiFernet([Fernet(key) for key in keys])
+    try:
+        return MultiFernet([Fernet(key) for key in keys])
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "PAYMENT_TOKEN_KEY must be comma-separated Fernet keys (32 url-safe base64 bytes "
+            "each, e.g. from cryptography.fernet.Fernet.generate_key())") from exc
 
 
 def _fernet() -> MultiFernet:

@@ -206,8 +206,9 @@ class OrderSagaAdmin(admin.ModelAdmin):
         except NotProposed as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return self._back(order_id)
-        self.log_change(request, action.saga, f"{what}d correction #{action.id} ({action.kind})")
-        self.message_user(request, f"Correction #{action.id} {what}d.", messages.SUCCESS)
+        done = {"approve": "approved", "reject": "rejected"}[what]
+        self.log_change(request, action.saga, f"{done} correction #{action.id} ({action.kind})")
+        self.message_user(request, f"Correction #{action.id} {done}.", messages.SUCCESS)
         return self._back(order_id)
 
 

@@ -10,11 +10,14 @@ reconciler's cost grows with the drift it handles, not with the queries per saga
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 
 from inventory.models import ReservationSnapshot
@@ -184,22 +187,41 @@ def _read_gateway(seen: dict[str, Observation], ids: list[str]) -> None:
                 entry.entry_id, entry.idempotency_key, entry.amount, refunds[entry.entry_id]))
 
 
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """Run the reads inside in one REPEATABLE READ snapshot. A read model is written in the
+    same transaction as its events, so in one snapshot they agree unless one truly drifted;
+    read at different moments, an event landing in between would look like drift. (Inside
+    a caller's transaction, the caller's isolation applies.)"""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
 def _compare_read_models(seen: dict[str, Observation], sagas: list[OrderSaga]) -> None:
     """Fold the orders' events once (one query) into what the saga rows and the order views
-    should hold, and note every field that differs."""
-    events = list(Event.objects.filter(correlation_id__in=list(seen)).order_by("id"))
+    should hold, and note every field that differs. The rows compared are read again with
+    the events: the `sagas` given may have been read (claimed) before the latest event."""
+    ids = [saga.order_id for saga in sagas]
+    with _one_snapshot():
+        events = list(Event.objects.filter(correlation_id__in=list(seen)).order_by("id"))
+        rows = OrderSaga.objects.in_bulk(ids)
+        views: dict[str, Any] = {}
+        for row in events:
+            if row.stream_type == "orders.Order":
+                views[row.stream_id] = fold_into_view(views.get(row.stream_id),
+                                                      envelope(row).event, row.recorded_at)
+        stored = OrderView.objects.in_bulk(list(views))
     rebuilt = fold_events(events)
-    for saga in sagas:
-        fresh = rebuilt.get(saga.order_id)
+    for order_id, saga in rows.items():
+        fresh = rebuilt.get(order_id)
         if fresh is not None:
-            seen[saga.order_id].saga_drift = [
+            seen[order_id].saga_drift = [
                 f for f in FACT_FIELDS if getattr(fresh, f) != getattr(saga, f)]
-    views: dict[str, Any] = {}
-    for row in events:
-        if row.stream_type == "orders.Order":
-            views[row.stream_id] = fold_into_view(views.get(row.stream_id),
-                                                  envelope(row).event, row.recorded_at)
-    stored = OrderView.objects.in_bulk(list(views))
     for order_id, view in views.items():
         if view is None:
             continue

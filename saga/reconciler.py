@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from saga import desired
+from saga import bookkeeping, desired
 from saga.corrections import RECONCILER, already_proposed, apply_correction, needs_approval
 from saga.decisions import Verdict, decide
 from saga.models import OrderSaga, ReconciliationAction
@@ -67,12 +67,6 @@ class PassReport:
     @property
     def actions(self) -> list[ReconciliationAction]:
         return [a for o in self.outcomes for a in o.actions]
-
-
-def backoff(checks: int) -> timedelta:
-    """The wait before the next check of a saga checked `checks` times without moving."""
-    base, cap = settings.SAGA_BACKOFF_BASE_SECONDS, settings.SAGA_BACKOFF_CAP_SECONDS
-    return timedelta(seconds=min(cap, base * 2 ** min(checks, 20)))
 
 
 def run_pass(*, now: datetime | None = None, limit: int | None = None,
@@ -129,15 +123,25 @@ def _reconcile(sagas: list[OrderSaga], now: datetime, *, dry_run: bool, actor: s
     if not sagas:
         return report
     observations = observe(sagas)
+    quiet: list[tuple[OrderSaga, dict]] = []
+    flagged: list[ReconciliationAction] = []
     for saga in sagas:
         verdict = decide(saga, observations[saga.order_id], now, force=force)
         outcome = Outcome(saga.order_id, verdict)
+        report.outcomes.append(outcome)
         if dry_run:
             outcome.actions = [apply_correction(saga, c, actor=actor, dry_run=True)
                                for c in verdict.corrections]
-        else:
+        elif verdict.corrections:
             outcome.actions = _settle(saga, verdict, now, actor)
-        report.outcomes.append(outcome)
+        else:  # only looked at: written with the others below
+            fields, attention = bookkeeping.after_pass(saga, verdict, now, acted=False)
+            quiet.append((saga, fields))
+            flagged += [attention] if attention else []
+    if quiet:
+        with transaction.atomic():
+            bookkeeping.write_many(quiet)
+            ReconciliationAction.objects.bulk_create(flagged)
     return report
 
 
@@ -157,41 +161,11 @@ def _settle(claimed: OrderSaga, verdict: Verdict, now: datetime,
             saga.refresh_from_db()
         if moved:
             return actions  # the projection has the newer word; look again at its deadline
-        _book(saga, verdict, now, acted=bool(actions))
+        fields, attention = bookkeeping.after_pass(saga, verdict, now, acted=bool(actions))
+        bookkeeping.write_one(saga, fields)
+        if attention is not None:
+            attention.save()
     return actions
-
-
-def _book(saga: OrderSaga, verdict: Verdict, now: datetime, *, acted: bool) -> None:
-    """The saga's state after this pass, and when to look at it next."""
-    fields = {"observed_gap": verdict.gap, "checks": saga.checks + 1}
-    if verdict.converged and desired.gap(saga.observed()) == 0 and not acted:
-        fields.update(state=OrderSaga.State.CONVERGED, gap=0, attention_reason="",
-                      next_check_at=None, observed_gap=None, checks=0,
-                      converged_at=saga.converged_at or now)
-    else:
-        fields["gap"] = max(verdict.gap, desired.gap(saga.observed()))
-        if verdict.attention:
-            fields.update(state=OrderSaga.State.NEEDS_ATTENTION,
-                          attention_reason=verdict.attention[:2000])
-            if saga.state != OrderSaga.State.NEEDS_ATTENTION:
-                ReconciliationAction.objects.create(
-                    saga=saga, kind="needs_attention", reason=verdict.attention,
-                    evidence=_evidence_of(verdict), actor=RECONCILER,
-                    causing_event_ids=[saga.last_event_id] if saga.last_event_id else [])
-        elif saga.state in (OrderSaga.State.CONVERGED, ""):
-            fields["state"] = (OrderSaga.State.COMPENSATING
-                               if saga.desired_outcome == desired.Outcome.CANCELLED
-                               else OrderSaga.State.RUNNING)
-        wait = backoff(saga.checks)
-        if verdict.retried_step:  # give the retry a whole step deadline to show its effect
-            fields["step_retries"] = saga.step_retries + 1
-            wait = max(wait, timedelta(seconds=settings.SAGA_STEP_DEADLINE_SECONDS))
-        fields["next_check_at"] = now + wait
-    OrderSaga.objects.filter(order_id=saga.order_id).update(**fields)
-
-
-def _evidence_of(verdict: Verdict) -> dict:
-    return verdict.corrections[0].evidence if verdict.corrections else {}
 
 
 def verify_converged(*, limit: int | None = None, now: datetime | None = None) -> list[str]:

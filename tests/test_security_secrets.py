@@ -19,6 +19,7 @@ from decimal import Decimal
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -38,8 +39,9 @@ from tests.conftest import wait_for
 # A test card number (Luhn-valid) inside a token: what must never be seen in clear.
 CARD = "4111111111111111"
 TOKEN = f"tok_{CARD}"
-# A run of 13 to 19 digits standing alone (not part of a word or a decimal fraction).
-DIGIT_RUN = re.compile(r"(?<![\w.])\d{13,19}(?![\w.])")
+# A run of 13 to 19 digits not inside a longer word or number ("tok_4111..." counts; a hex
+# id or the fraction of "0.3308363680007s" does not).
+DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9.])\d{13,19}(?![A-Za-z0-9])")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -56,6 +58,12 @@ def card_like(text: str) -> list[str]:
 
 
 # --- sealing -----------------------------------------------------------------------------
+
+def test_the_card_detector_finds_card_numbers_and_nothing_else():
+    assert card_like(f'{{"token": "{TOKEN}"}}') == [CARD]
+    assert card_like("card 4242424242424242.") == ["4242424242424242"]
+    assert card_like("4111111111111112 0.330836368000746s a4111111111111111") == []
+
 
 def test_a_sealed_token_hides_the_token_and_opens_only_with_the_key():
     sealed = seal(TOKEN)
@@ -85,6 +93,9 @@ def test_the_key_is_derived_from_the_secret_unless_configured_and_can_be_rotated
     settings.PAYMENT_TOKEN_KEY = new
     with pytest.raises(NotSealed):
         unseal(under_old)
+    settings.PAYMENT_TOKEN_KEY = "not-a-key"
+    with pytest.raises(ImproperlyConfigured, match="PAYMENT_TOKEN_KEY"):
+        seal(TOKEN)
 
 
 # --- upcasting stored version-1 events ----------------------------------------------------

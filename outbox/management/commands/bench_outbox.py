@@ -23,8 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--events", type=int, default=20_000,
                             help="events in the backlog drained by the sweep")
         parser.add_argument("--workers", type=int, default=1, help="worker processes to start")
-        parser.add_argument("--concurrency", type=int, default=2,
-                            help="pool processes per started worker")
+        parser.add_argument("--concurrency", type=int, default=4,
+                            help="pool processes per started worker (the work waits on the "
+                            "database much of the time: more processes than cores pay)")
         parser.add_argument("--attach", action="store_true",
                             help="start no worker: use the workers already consuming the queue")
         parser.add_argument("--timeout", type=float, default=300.0,
