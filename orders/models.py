@@ -90,3 +90,16 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → order {self.order_id}"
+
+
+class ConfirmationEmailDispatch(models.Model):
+    """An order's confirmation e-mail handed to the mail backend. Written through the
+    "providers" connection just before the send, so it outlives a rollback of the delivery's
+    transaction: when the commit fails after the mail went out (the database connection lost,
+    the worker killed), the retry finds it and does not send a second e-mail."""
+
+    order_id = models.CharField(max_length=36, primary_key=True)
+    handed_over_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"confirmation e-mail of order {self.order_id}"

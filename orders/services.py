@@ -18,7 +18,12 @@ from django.utils import timezone
 from orders import projections
 from orders.domain import FACT_EVENTS, Order, OrderStatus, SagaFacts, price_lines
 from orders.events import ShippingAddress
-from orders.models import CatalogueEntry, IdempotencyKey, OrderSnapshot
+from orders.models import (
+    CatalogueEntry,
+    ConfirmationEmailDispatch,
+    IdempotencyKey,
+    OrderSnapshot,
+)
 from outbox.models import Event
 from outbox.repository import AggregateRepository
 from outbox.sealing import seal
@@ -29,6 +34,8 @@ log = logging.getLogger(__name__)
 orders = AggregateRepository(Order, OrderSnapshot)
 FACT_EVENT_TYPES = [cls.event_type for cls in FACT_EVENTS]
 DEFAULT_PAYMENT_TOKEN = "tok_ok"
+# The mail backend's hand-overs are noted through this connection (it commits on its own).
+MAIL_LOG_DB = "providers"
 
 
 class OrderNotFound(LookupError):
@@ -145,7 +152,12 @@ def confirmation_email(order: Order, to: str) -> EmailMessage:
 def send_confirmation_email(order_id: str) -> bool:
     """Send the e-mail once. The `ConfirmationEmailSent` event is appended first and the mail
     sent last in the same transaction: a failed send rolls the event back (and is retried);
-    the order row stays locked meanwhile, so no second sender gets past the guard."""
+    the order row stays locked meanwhile, so no second sender gets past the guard.
+
+    The mail cannot be rolled back, and the commit can still fail after the send; so the
+    hand-over is noted first through a connection of its own, and a retry that finds the note
+    records the event without sending again (never twice; lost only if the process dies
+    between the note and the send). A send that raises takes its note back."""
     with transaction.atomic():
         order = _load(order_id)
         if not order.confirmation_email_due:
@@ -156,7 +168,17 @@ def send_confirmation_email(order_id: str) -> bool:
             log.warning("order %s confirmed, but its customer has no e-mail address", order_id)
             return False
         orders.save(order, order.record_confirmation_email(address), correlation_id=order_id)
-        confirmation_email(order, address).send()
+        dispatches = ConfirmationEmailDispatch.objects.using(MAIL_LOG_DB)
+        _, first = dispatches.get_or_create(order_id=order_id)
+        if not first:
+            log.warning("order %s: its confirmation e-mail went out on an attempt whose commit "
+                        "failed; it is recorded, not sent again", order_id)
+            return False
+        try:
+            confirmation_email(order, address).send()
+        except BaseException:
+            dispatches.filter(order_id=order_id).delete()
+            raise
     return True
 
 

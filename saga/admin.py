@@ -15,6 +15,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -124,6 +125,8 @@ class OrderSagaAdmin(admin.ModelAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         saga = get_object_or_404(OrderSaga, order_id=object_id)
         context = {**(extra_context or {}), **saga_page_context(saga),
                    "can": {name: request.user.has_perm(perm) for name, perm in PERMISSION.items()}}

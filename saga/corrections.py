@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from outbox import store
+from outbox import relay, store
 from outbox.contracts import DomainEvent, event_class, from_payload, to_payload
+from outbox.models import Delivery
 from saga.models import OrderSaga, ReconciliationAction
 
 COMMAND_STREAM = "saga.Corrections"
@@ -81,6 +83,17 @@ def apply_correction(saga: OrderSaga, correction: Correction, *, actor: str = RE
     action.status = ReconciliationAction.Status.APPLIED
     action.save()
     return action
+
+
+def send_again(deliveries: Sequence[Any]) -> None:
+    """Lease pending deliveries (as the outbox sweep does, so neither sends them again for a
+    while) and send them to the broker once the lease is committed."""
+    lease = timezone.now() + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    Delivery.objects.filter(id__in=[d.id for d in deliveries],
+                            status=Delivery.Status.PENDING).update(next_attempt_at=lease)
+    batch = [(d.id, d.queue) for d in deliveries]
+    attempts = {d.id: d.attempts for d in deliveries}
+    transaction.on_commit(lambda: relay.send(batch, attempts=attempts))
 
 
 def already_proposed(saga: OrderSaga, correction: Correction) -> bool:

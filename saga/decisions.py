@@ -10,21 +10,21 @@ its reason in plain words and the evidence (observed vs desired).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
 from inventory.events import ReservedLine, StockReleaseRequested, StockReservationRequested
 from orders.events import OrderCancellationRequested, OrderViewRepairRequested
-from outbox import deadletters, registry, relay
+from outbox import deadletters, registry
+from outbox.contracts import DomainEvent
 from outbox.models import Delivery
 from payments.events import ExtraChargeRefundRequested, PaymentSettlementRequested
 from saga import desired, steps
-from saga.corrections import Correction
+from saga.corrections import Correction, send_again
 from saga.models import OrderSaga
 from saga.observation import Observation, Pending
 from saga.rebuild import rebuild_saga
@@ -72,13 +72,14 @@ class _Decision:
         self.cancelled = outcome == desired.Outcome.CANCELLED
         self.reason = saga.reason or "order cancelled"
 
-    def correct(self, kind: str, reason: str, *, subject: str = "", **extra: object) -> None:
-        command = extra.get("command")
-        if command is not None and self.awaiting(command.event_type):  # type: ignore[attr-defined]
+    def correct(self, kind: str, reason: str, *, subject: str = "",
+                command: DomainEvent | None = None, effect: Callable[[], object] | None = None,
+                unplanned_money: bool = False) -> None:
+        if command is not None and self.awaiting(command.event_type):
             return  # the same command is on its way: its answer will show
         self.verdict.corrections.append(Correction(
             kind=kind, reason=reason, evidence=self.proof, causes=self.causes, subject=subject,
-            **extra))  # type: ignore[arg-type]
+            command=command, effect=effect, unplanned_money=unplanned_money))
 
     def busy(self, *handlers: str) -> bool:
         return any(_in_flight(self.obs, handler, self.now) for handler in handlers)
@@ -202,7 +203,7 @@ class _Decision:
         if overdue:
             self.correct("republish_deliveries", f"{len(overdue)} message(s) of the order were "
                          f"due and never handled (lost by the broker): {_handlers(overdue)}; "
-                         "sent again", subject=step, effect=lambda: _send_again(overdue))
+                         "sent again", subject=step, effect=lambda: send_again(overdue))
         if dead:
             self.correct("replay_dead_deliveries", f"{len(dead)} delivery(ies) of the order went "
                          f"dead ({_handlers(dead)}): {_last_line(dead[0].last_error)}; replayed",
@@ -267,18 +268,6 @@ def _settlement(saga: OrderSaga, obs: Observation, reason: str,
 def _lines(obs: Observation) -> tuple[ReservedLine, ...]:
     lines = (obs.order or {}).get("lines") or []
     return tuple(ReservedLine(line["sku"], int(line["quantity"])) for line in lines)
-
-
-def _send_again(deliveries: list[Pending]) -> None:
-    """Lease the deliveries (as the outbox sweep does, so neither sends them again for a
-    while) and send them once the lease is committed."""
-    ids = [d.id for d in deliveries]
-    lease = timezone.now() + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
-    Delivery.objects.filter(id__in=ids, status=Delivery.Status.PENDING).update(
-        next_attempt_at=lease)
-    batch = [(d.id, d.queue) for d in deliveries]
-    attempts = {d.id: d.attempts for d in deliveries}
-    transaction.on_commit(lambda: relay.send(batch, attempts=attempts))
 
 
 def _in_flight_any(obs: Observation, now: datetime) -> bool:

@@ -144,8 +144,10 @@ def refresh(saga: OrderSaga, at: datetime) -> None:
         saga.state = (OrderSaga.State.COMPENSATING
                       if saga.desired_outcome == desired.Outcome.CANCELLED
                       else OrderSaga.State.RUNNING)
-    # The saga moved: nothing to check before its step's deadline.
+    # The saga moved: nothing to check before its step's deadline, and the gap the
+    # reconciler saw is history (only a gap growing while nothing happens is alarming).
     saga.checks = 0
+    saga.observed_gap = None
     saga.next_check_at = saga.step_deadline or at
 
 

@@ -37,6 +37,10 @@ def test_under_every_fault_every_order_converges_and_the_invariants_hold(tmp_pat
     assert report["sagas"]["still_pending_at_deadline"] == []
     assert report["http"]["server_errors"] == []
     assert report["deliveries"]["dead"] == 0, report["deliveries"]["dead_samples"]
+    emails = report["emails"]  # exactly one confirmation e-mail per confirmed order
+    assert emails["checked"]
+    assert emails["sent"] == report["orders"]["confirmed"]
+    assert emails["sent_twice"] == emails["sent_for_unconfirmed"] == []
     # Deterministic outcomes whatever the faults: a declined token never confirms, a refused
     # address never ships, a lost gateway answer is found by key and goes forward.
     by_token = report["orders"]["by_token"]

@@ -42,7 +42,7 @@ from outbox.store import envelope
 from payments.domain import charge_key
 from payments.models import GatewayCall, GatewayLedgerEntry
 from saga import audit, desired
-from saga.models import OrderSaga
+from saga.models import OrderSaga, ReconciliationAction
 from saga.observation import observe
 from saga.reconciler import reconcile_order
 from shipping.models import CarrierLedgerEntry
@@ -70,7 +70,7 @@ FAULTS: dict[str, dict[str, str]] = {
     "carrier error": {"SHIPPING_FAULTS": "error=1"},
     "carrier lost answer": {"SHIPPING_FAULTS": "lost_response=1"},
 }
-MOVES = ("run", "duplicate", "delay", "replay")
+MOVES = ("run", "duplicate", "delay", "replay", "reconcile")
 CUSTOMER_CANCEL = "cancelled by customer"
 
 
@@ -96,6 +96,7 @@ class Order:
     scenario: Scenario
     cancel_accepted: bool = False
     replays: int = 0
+    reconciled: int = 0
     faults: list[str] = field(default_factory=list)
 
 
@@ -230,6 +231,11 @@ def schedule(order: Order, data: st.DataObject) -> None:
             held_back.add(delivery.id)
         elif move == "replay":
             replay(order, data.draw(st.integers(0, 50), label="replayed"), fault)
+        elif move == "reconcile":
+            # The messages are late past the step's deadline: the reconciler steps in.
+            order.reconciled += 1
+            with override_settings(**FAULTS[fault]):
+                reconcile_order(order.id)
         else:
             outcome = run(delivery, fault)
             assert outcome is not Outcome.DEAD, f"delivery to {delivery.handler} went dead"
@@ -290,6 +296,8 @@ def expected_reasons(order: Order) -> set[str]:
         reasons.add("carrier refused the address")
     if order.cancel_accepted:
         reasons.add(CUSTOMER_CANCEL)
+    for action in ReconciliationAction.objects.filter(saga_id=order.id, kind="compensate"):
+        reasons.add((action.command or {}).get("payload", {}).get("reason", ""))
     return reasons
 
 
@@ -374,7 +382,8 @@ def test_any_schedule_of_one_orders_deliveries_ends_terminal_converged_and_consi
             schedule(order, data)
             rounds = converge(order)
         finally:
-            note(f"order {order.id}: faults {order.faults}, {order.replays} replays; events "
+            note(f"order {order.id}: faults {order.faults}, {order.replays} replays, "
+                 f"{order.reconciled} reconciler passes; events "
                  f"{effects(order)['events']}")
     assert settled(order), "the saga did not converge"
     duplicated = any(e.duplicate_of for e in ledger(order))

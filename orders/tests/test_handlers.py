@@ -14,7 +14,8 @@ from shipping.events import ShipmentBooked
 
 from .conftest import deliver, happen
 
-pytestmark = pytest.mark.django_db
+# The confirmation e-mail notes its hand-over through the providers' connection.
+pytestmark = pytest.mark.django_db(databases=["default", "providers"])
 
 RESERVATION, PAYMENT, SHIPMENT = "inventory.Reservation", "payments.Payment", "shipping.Shipment"
 

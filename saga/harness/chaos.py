@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import re
 import statistics
 import time
 from collections import Counter
@@ -66,9 +68,12 @@ class ChaosOptions:
 
 
 def run_chaos(opts: ChaosOptions, ui: Progress) -> dict[str, Any]:
+    if opts.seed is None:  # a run can be repeated with --seed (its timing cannot)
+        opts.seed = random.randrange(1_000_000)
     config = StackConfig(workers=opts.workers, concurrency=opts.concurrency,
                          env=dict(CHAOS_TIMINGS), fault_env=opts.fault_env,
-                         no_inline_hops=frozenset(range(2, opts.workers + 1, 2)))
+                         no_inline_hops=frozenset(range(2, opts.workers + 1, 2)),
+                         mail_to_files=True)
     started = time.monotonic()
     with target(label="chaos", ui=ui, config=config, customers=opts.clients, scarce_stock=25,
                 attach=opts.attach, tokens=opts.tokens, scratch=opts.scratch,
@@ -128,6 +133,18 @@ def _drive(run: Target, opts: ChaosOptions, ui: Progress, phases: dict[str, floa
                    audit, phases)
 
 
+def _emails(run: Target, final: dict[str, str]) -> dict[str, Any]:
+    """The confirmation e-mails the workers wrote: exactly one per confirmed order."""
+    if run.stack is None or not run.stack.config.mail_to_files:
+        return {"checked": False}
+    sent = Counter(re.findall(r"Subject: Your order (\S+) is confirmed", run.stack.mails()))
+    return {"checked": True, "sent": sum(sent.values()),
+            "sent_twice": sorted(i for i, n in sent.items() if n > 1)[:20],
+            "sent_for_unconfirmed": sorted(i for i in sent if final.get(i) != "confirmed")[:20],
+            "confirmed_without": sorted(i for i, status in final.items()
+                                        if status == "confirmed" and not sent[i])[:20]}
+
+
 def _fault_tail(run: Target, opts: ChaosOptions, injector: FaultInjector, since: Any,
                 ui: Progress) -> None:
     """Keep the faults on after the last order until every kind has been injected at least
@@ -172,6 +189,7 @@ def _report(run: Target, opts: ChaosOptions, results: ClientResults, injector: F
     for placed in results.placed:
         key = placed.token + (" + refused address" if placed.refused_address else "")
         by_token.setdefault(key, Counter())[final.get(placed.order_id, "missing")] += 1
+    emails = _emails(run, final)
     wanted = set(injector.kinds)
     if run.stack:
         wanted |= expected_system_faults(opts.fault_env)
@@ -187,12 +205,16 @@ def _report(run: Target, opts: ChaosOptions, results: ClientResults, injector: F
                         "error(s) from the API")
     if results.gave_up:
         failures.append(f"{results.gave_up} order(s) could not be placed at all")
+    if emails.get("sent_twice") or emails.get("sent_for_unconfirmed") \
+            or emails.get("confirmed_without"):
+        failures.append("confirmation e-mails not exactly one per confirmed order")
     if injector.errors:
         failures.append(f"{len(injector.errors)} fault(s) could not be injected")
     return {
         "kind": "chaos", "ok": not failures, "failures": failures, "label": opts.label,
         "finished_at": timezone.now().isoformat(), "machine": machine(),
-        "config": {"orders": opts.orders, "duration": opts.duration, "clients": opts.clients,
+        "config": {"seed": opts.seed, "orders": opts.orders, "duration": opts.duration,
+                   "clients": opts.clients,
                    "rate": opts.rate, "fault_interval": opts.fault_interval,
                    "workers": opts.workers, "concurrency": opts.concurrency,
                    "fault_settings": opts.fault_env, "deadline": opts.deadline,
@@ -212,6 +234,7 @@ def _report(run: Target, opts: ChaosOptions, results: ClientResults, injector: F
         "sagas": {"states": dict(states), "still_pending_at_deadline": pending[:50],
                   "needs_attention": observe.needing_attention(ids)},
         "invariants": {"ok": bool(audit.get("ok")), "violations": violations},
+        "emails": emails,
         "deliveries": {"dead": backlog.dead_deliveries, "pending": backlog.pending_deliveries,
                        "dead_samples": observe.dead_deliveries()},
         "convergence": {
@@ -242,6 +265,7 @@ def summary(report: dict[str, Any]) -> str:
         + "".join(f"\n    - {v['name']}: {v['count']} ({v['first'][:1]})"
                   for v in report["invariants"]["violations"]),
         f"  deliveries dead: {report['deliveries']['dead']}",
+        _email_line(report["emails"]),
         f"  convergence after the faults: {c['in_flight_at_end_of_faults']} sagas in flight; "
         f"all settled after {_s(c['all_settled_after_seconds'])}; per saga median "
         f"{_s(c['per_saga_seconds']['median'])}, max {_s(c['per_saga_seconds']['max'])}",
@@ -256,6 +280,14 @@ def summary(report: dict[str, Any]) -> str:
         lines.append("  needing attention: " + "; ".join(
             f"{a['order_id'][:8]}: {a['reason'][:120]}" for a in attention[:5]))
     return "\n".join(lines)
+
+
+def _email_line(emails: dict[str, Any]) -> str:
+    if not emails.get("checked"):
+        return "  e-mails: not checked"
+    return (f"  e-mails: {emails['sent']} sent; to orders not confirmed "
+            f"{len(emails['sent_for_unconfirmed'])}, twice {len(emails['sent_twice'])}, "
+            f"missing {len(emails['confirmed_without'])}")
 
 
 def _s(seconds: float | None) -> str:

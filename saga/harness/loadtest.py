@@ -169,8 +169,9 @@ def _report(run: Target, opts: LoadOptions, results: Any, sampler: Sampler, ids:
     return {
         "kind": "loadtest", "ok": not failures, "failures": failures, "label": opts.label,
         "finished_at": timezone.now().isoformat(), "machine": machine(),
-        "config": {"clients": opts.clients, "orders": opts.orders, "duration": opts.duration,
-                   "rate": opts.rate, "workers": opts.workers, "concurrency": opts.concurrency,
+        "config": {"seed": opts.seed, "clients": opts.clients, "orders": opts.orders,
+                   "duration": opts.duration, "rate": opts.rate, "workers": opts.workers,
+                   "concurrency": opts.concurrency,
                    "web_workers": opts.web_workers, "web_threads": opts.web_threads,
                    "attach": opts.attach, "database": run.database_name, "notes": run.notes},
         "orders": {"placed": len(ids), "confirmed": statuses.get("confirmed", 0),

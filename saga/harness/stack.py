@@ -145,6 +145,9 @@ class StackConfig:
     fault_env: dict[str, str] = field(default_factory=dict)  # while faults are on
     # Workers at these indexes run without inline hops, so every hop crosses the broker.
     no_inline_hops: frozenset[int] = frozenset()
+    # Confirmation e-mails written to files under the log directory (to count them), else
+    # kept in memory (nothing written).
+    mail_to_files: bool = False
 
 
 class Stack:
@@ -174,6 +177,14 @@ class Stack:
                          log_dir / "beat.log", _logged("beat: Starting"))
 
     @property
+    def mail_dir(self) -> Path:
+        return self.log_dir / "mail"
+
+    def mails(self) -> str:
+        """Every e-mail the stack's processes wrote (with `mail_to_files`)."""
+        return "".join(p.read_text(errors="replace") for p in sorted(self.mail_dir.glob("*")))
+
+    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -191,6 +202,9 @@ class Stack:
                     "PORT": str(self.port), "WEB_HOST": "127.0.0.1",
                     "WEB_WORKERS": str(self.config.web_workers),
                     "WEB_THREADS": str(self.config.web_threads)})
+        if self.config.mail_to_files:
+            env.update(DJANGO_EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+                       EMAIL_FILE_PATH=str(self.mail_dir))
         env.update(self.config.env)
         for name in FAULT_VARIABLES:
             env[name] = self.config.fault_env.get(name, "") if faults else ""

@@ -82,8 +82,12 @@ class Command(BaseCommand):
             tokens=customer_tokens(comma_list(o["tokens"]), o["clients"]), seed=o["seed"],
             label=o["label"])
         ui = Silent() if o["quiet"] else Progress()
-        with sigterm_as_interrupt():
-            report = run_chaos(opts, ui)
+        try:
+            with sigterm_as_interrupt():
+                report = run_chaos(opts, ui)
+        except KeyboardInterrupt:
+            raise CommandError("interrupted: everything the run started is stopped",
+                               returncode=130) from None
         write_json(report, o["output"])
         ui.say("")
         self.stdout.write(summary(report))
