@@ -125,8 +125,8 @@ class OrderViewSet(viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         orders = self.get_queryset()
-        wanted = request.query_params.get("status", "")
-        if wanted:
+        wanted = request.query_params.get("status")
+        if wanted is not None:  # `?status=` (empty) is refused, not read as "any"
             if wanted not in OrderStatus._value2member_map_:
                 choices = ", ".join(s.value for s in OrderStatus)
                 raise ValidationError({"status": [f"{wanted!r} is not a status; use {choices}."]})

@@ -37,7 +37,9 @@ class SagaList(generics.ListAPIView):
     permission_classes = [IsAdminUser]
 
     def get_queryset(self) -> QuerySet[OrderSaga]:
-        query = SagaFilterSerializer(data=self.request.query_params)
+        # A plain dict, not the QueryDict: DRF reads an empty optional form value as absent, so
+        # `?min_gap=` would filter nothing instead of being refused.
+        query = SagaFilterSerializer(data=self.request.query_params.dict())
         if not query.is_valid():
             raise ValidationError(query.errors)
         filters = query.validated_data

@@ -30,6 +30,10 @@ pytestmark = pytest.mark.django_db(databases=["default", "providers"])
 @pytest.fixture(autouse=True)
 def steps_stall_at_once(settings: Any) -> None:
     settings.SAGA_STEP_DEADLINE_SECONDS = 0
+    # Sagas acted on wait an hour for their next check, so however slow the machine, the
+    # second pass sees only the second batch.
+    settings.SAGA_BACKOFF_BASE_SECONDS = 3600
+    settings.SAGA_BACKOFF_CAP_SECONDS = 3600
 
 
 def stalled_sagas(customer: User, count: int) -> list[str]:

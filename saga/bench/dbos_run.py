@@ -21,7 +21,7 @@ from django.conf import settings
 from psycopg import sql
 
 from saga.bench import flow_sql
-from saga.bench.ramp import Load, Plan, ramp, step_figures
+from saga.bench.ramp import Load, Plan, others_cores, ramp, step_figures
 from saga.harness import database, resources
 from saga.harness.report import Progress
 
@@ -158,5 +158,5 @@ def _step(peer: Peer, url: str, load: Load, run: str) -> dict[str, Any]:
     step = step_figures(load, placed=placed, confirmed=confirmed, pending=placed - confirmed,
                         span_seconds=span, placing_seconds=max(a["seconds"] for a in answers),
                         latencies=latencies, cpu=summary.get("cpu_seconds"), failures=failures)
-    step["others_cores_used"] = summary.get("others_cores_used")
+    step["others_cores_used"] = others_cores(summary)
     return step

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from saga.bench import flow_sql
-from saga.bench.ramp import Load, Plan, ramp, step_figures
+from saga.bench.ramp import Load, Plan, others_cores, ramp, step_figures
 from saga.bench.system import StackSize
 from saga.harness import database
 from saga.harness.clients import OrderClients, OrderMix
@@ -109,7 +109,7 @@ def _step(stack: Stack, tokens: list[str], skus: tuple[str, ...], load: Load, de
     step = step_figures(load, placed=placed, confirmed=confirmed, pending=pending,
                         span_seconds=span, placing_seconds=results.seconds,
                         latencies=latencies, cpu=cpu, failures=failures)
-    step["others_cores_used"] = summary.get("others_cores_used")
+    step["others_cores_used"] = others_cores(summary)
     return step
 
 

@@ -51,6 +51,16 @@ def step_figures(load: Load, *, placed: int, confirmed: int, pending: int,
     }
 
 
+def others_cores(cpu: dict[str, Any]) -> float | None:
+    """Cores the rest of the machine used during a step (the load generator included): busy
+    cores minus the measured roles. The "harness" role is left out of the sum: it is the
+    bench process's whole tree, which holds the stack it started."""
+    if not cpu.get("available") or cpu.get("machine_busy_share") is None:
+        return None
+    ours = sum(v for role, v in cpu["cores_used"].items() if role != "harness")
+    return round(max(0.0, cpu["machine_busy_share"] * cpu["machine_cores"] - ours), 2)
+
+
 def ramp(measure: Measure, plan: Plan, say: Callable[[str], object]) -> dict[str, Any]:
     steps = []
     for clients in plan.clients:

@@ -4,10 +4,10 @@ for every step of the ramp."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from saga.bench.ramp import Load, Plan, ramp, step_figures
+from saga.bench.ramp import Load, Plan, others_cores, ramp, step_figures
 from saga.harness.loadtest import LOAD_ENV, LoadOptions
 from saga.harness.loadtest import _measure as measure_load
 from saga.harness.report import Progress
@@ -22,6 +22,7 @@ class StackSize:
     web_workers: int = 2
     web_threads: int = 4
     scratch: bool = True  # a scratch database; else the one this process uses
+    env: dict[str, str] = field(default_factory=dict)  # settings for the system's processes
 
     def config(self, env: dict[str, str] | None = None) -> StackConfig:
         return StackConfig(workers=self.workers, concurrency=self.concurrency,
@@ -31,11 +32,13 @@ class StackSize:
 
 def run_system(plan: Plan, size: StackSize, ui: Progress) -> dict[str, Any]:
     ui.say("1. this system, API -> confirmed")
-    with target(label="bench", ui=ui, config=size.config(LOAD_ENV), customers=max(plan.clients),
+    with target(label="bench", ui=ui, config=size.config({**LOAD_ENV, **size.env}),
+                customers=max(plan.clients),
                 scratch=size.scratch) as run:
         result = ramp(lambda load: _step(run, load, plan, ui), plan, ui.say)
     result["stack"] = {"workers": size.workers, "concurrency": size.concurrency,
-                       "web_workers": size.web_workers, "web_threads": size.web_threads}
+                       "web_workers": size.web_workers, "web_threads": size.web_threads,
+                       "env": size.env}
     return result
 
 
@@ -61,5 +64,5 @@ def _step(run: Target, load: Load, plan: Plan, ui: Progress) -> dict[str, Any]:
     step["accepted_per_second"] = throughput["accepted_per_second"]
     step["api_placement_ms"] = report["latency_api_placement"]
     step["backlog_trend_per_minute"] = report["trend_during_load_per_minute"]
-    step["others_cores_used"] = report["cpu"].get("others_cores_used")
+    step["others_cores_used"] = others_cores(report["cpu"])
     return step

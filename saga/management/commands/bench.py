@@ -45,6 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, help="prefork processes per worker (2)")
         parser.add_argument("--web-workers", type=int, help="gunicorn workers (2)")
         parser.add_argument("--web-threads", type=int, help="threads per gunicorn worker (4)")
+        parser.add_argument("--system-env", default="",
+                            help="settings for this system's processes only, e.g. "
+                                 "OUTBOX_ASYNC_COMMIT=1,OUTBOX_BATCH_SIZE=200")
         parser.add_argument("--dbos-processes", type=int, help="DBOS processes (2)")
         parser.add_argument("--outbox-events", type=int, help="backlog events (20000)")
         parser.add_argument("--outbox-fast-events", type=int, help="fast-path events (500)")
@@ -87,7 +90,8 @@ class Command(BaseCommand):
                          deadline=o["deadline"])
         stack = _override(base.stack, workers=o["workers"], concurrency=o["concurrency"],
                           web_workers=o["web_workers"], web_threads=o["web_threads"])
-        stack = replace(stack, scratch=not o["use_current_database"])
+        stack = replace(stack, scratch=not o["use_current_database"],
+                        env=_settings(o["system_env"]))
         return replace(
             base, parts=parts, plan=plan, stack=stack,
             dbos_processes=o["dbos_processes"] or base.dbos_processes,
@@ -96,6 +100,13 @@ class Command(BaseCommand):
             reconciler=_override(base.reconciler, drifted=o["drifted"],
                                  converged=o["converged"]),
             output_dir=o["output_dir"], label=o["label"])
+
+
+def _settings(text: str) -> dict[str, str]:
+    pairs = [item.partition("=") for item in comma_list(text)]
+    if any(not sep or not name for name, sep, _ in pairs):
+        raise CommandError(f"--system-env: expected NAME=VALUE,..., got {text!r}")
+    return {name.strip(): value.strip() for name, _, value in pairs}
 
 
 def _override(value: Any, **changes: Any) -> Any:
