@@ -31,7 +31,8 @@ def test_under_every_fault_every_order_converges_and_the_invariants_hold(tmp_pat
     report = run_chaos(tmp_path / "chaos.json", "--orders", "200", "--clients", "4",
                        "--rate", "10", "--fault-interval", "2.5", "--deadline", "150")
 
-    assert report["orders"]["placed"] == 200, report["http"]
+    # 200, and more if the faults stayed on for a rare kind to show up.
+    assert report["orders"]["placed"] >= 200, report["http"]
     assert report["faults"]["every_kind_injected"], report["faults"]["missing_kinds"]
     assert report["invariants"]["violations"] == []
     assert report["sagas"]["still_pending_at_deadline"] == []

@@ -89,6 +89,18 @@ class ClientResults:
     def seconds(self) -> float:
         return max(self.finished - self.started, 1e-9)
 
+    def merge(self, later: ClientResults) -> None:
+        """Add the results of a later phase of the same run."""
+        if not later.started:
+            return
+        self.placed += later.placed
+        self.statuses.update(later.statuses)
+        self.transport_errors += later.transport_errors
+        self.server_errors += later.server_errors
+        self.rejected += later.rejected
+        self.gave_up += later.gave_up
+        self.finished = later.finished
+
 
 class Session:
     """One customer's keep-alive connection to the API."""
@@ -221,7 +233,7 @@ class OrderClients:
             except (OSError, http.client.HTTPException):
                 with self._lock:
                     self.results.transport_errors += 1
-                self.stopping.wait(min(0.1 * 2 ** attempt, 3))
+                time.sleep(min(0.1 * 2 ** attempt, 3))  # an order under way is finished
                 continue
             with self._lock:
                 self.results.statuses[status] += 1
@@ -229,10 +241,10 @@ class OrderClients:
                     self.results.server_errors.append(
                         f"{method} {path} -> {status}: {answer[:300].decode(errors='replace')}")
             if status == 429:
-                self.stopping.wait(float(answer_headers.get("Retry-After") or 1))
+                time.sleep(min(float(answer_headers.get("Retry-After") or 1), 10))
             elif status >= 500 or (status == 409 and method == "POST" and path.endswith(
                     "/orders/")):
-                self.stopping.wait(min(0.1 * 2 ** attempt, 3))
+                time.sleep(min(0.1 * 2 ** attempt, 3))
             else:
                 return status, answer
         return 0, b""

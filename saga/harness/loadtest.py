@@ -57,11 +57,12 @@ class Sampler(threading.Thread):
         self.stack, self.clients, self.every = stack, clients, every
         self.samples: list[dict[str, Any]] = []
         self.stopping = threading.Event()
-        roles = {"postgres": resources.database_backends, "harness": lambda: [os.getpid()]}
+        roles = {"postgres": resources.database_backends}
         if stack:
             roles.update(web=lambda: [stack.web.pid], beat=lambda: [stack.beat.pid],
                          worker=lambda: [w.pid for w in stack.workers])
-        self.cpu = resources.CpuMeter(roles)
+        # The harness is this process alone: its children are the stack's processes.
+        self.cpu = resources.CpuMeter(roles, alone={"harness": lambda: [os.getpid()]})
         self.began = time.monotonic()
 
     def run(self) -> None:
@@ -155,10 +156,14 @@ def _report(run: Target, opts: LoadOptions, results: Any, sampler: Sampler, ids:
     first_placed, last_confirmed = observe.event_span(ids)
     span = (last_confirmed - first_placed).total_seconds() if first_placed and last_confirmed \
         else None
-    during_load = [s for s in sampler.samples if s["t"] <= load_seconds]
+    # The backlog first climbs to its steady level (rate x latency): the trend is taken after
+    # a warm-up of a fifth of the load (at most 30 s).
+    warm_up = min(30.0, load_seconds / 5)
+    during_load = [s for s in sampler.samples if warm_up <= s["t"] <= load_seconds]
     trend = {key: _per_minute(during_load, key)
              for key in ("pending_deliveries", "in_flight_sagas", "worker_rss_mb", "web_rss_mb")
              if during_load and key in during_load[0]}
+    trend["after_warm_up_seconds"] = round(warm_up, 1)
     failures = []
     if left:
         failures.append(f"{len(left)} order(s) still pending after {opts.deadline:.0f}s")
@@ -188,6 +193,9 @@ def _report(run: Target, opts: LoadOptions, results: Any, sampler: Sampler, ids:
         "http": {"statuses": dict(results.statuses), "server_errors": results.server_errors,
                  "transport_errors": results.transport_errors, "rejected": results.rejected},
         "trend_during_load_per_minute": trend,
+        "memory_mb": {key: {"first": values[0], "last": values[-1], "max": max(values)}
+                      for key in ("worker_rss_mb", "web_rss_mb")
+                      if (values := [s[key] for s in sampler.samples if key in s])},
         "cpu": sampler.cpu.summary(sampler.samples[-1]["t"] if sampler.samples else 0),
         "samples": sampler.samples,
         "logs": str(run.log_dir),
@@ -213,6 +221,7 @@ def summary(report: dict[str, Any]) -> str:
         f"  placed -> confirmed: p50 {lat['p50']} ms, p90 {lat['p90']} ms, p99 {lat['p99']} ms "
         f"(max {lat['max']} ms); API placement p50 {api['p50']} ms, p99 {api['p99']} ms",
         f"  trend during the load (per minute): {report['trend_during_load_per_minute']}",
+        f"  memory (MB, first/last/max): {report['memory_mb']}",
     ]
     if cpu.get("available"):
         lines.append(f"  CPU (cores used): {cpu['cores_used']}; others on the machine "

@@ -65,9 +65,11 @@ def machine_busy_seconds() -> tuple[float, float]:
 @dataclass
 class CpuMeter:
     """CPU seconds used per role between samples. `roles` maps a role to a function giving
-    its root pids now; a pid seen in two consecutive samples contributes its delta."""
+    its root pids now (each counted with its descendants); `alone`, to pids counted without
+    them. A pid seen in two consecutive samples contributes its delta."""
 
     roles: dict[str, Callable[[], list[int]]]
+    alone: dict[str, Callable[[], list[int]]] = field(default_factory=dict)
     used: dict[str, float] = field(default_factory=dict)
     _last: dict[str, dict[int, float]] = field(default_factory=dict)
     _machine: tuple[float, float] | None = None
@@ -77,13 +79,14 @@ class CpuMeter:
     def sample(self) -> None:
         if not AVAILABLE:
             return
-        for role, roots in self.roles.items():
+        whole = {role: (lambda roots=roots: [p for r in roots() for p in tree(r)])
+                 for role, roots in self.roles.items()}
+        for role, pids in {**whole, **self.alone}.items():
             now = {}
-            for root in roots():
-                for pid in tree(root):
-                    seconds = cpu_seconds(pid)
-                    if seconds is not None:
-                        now[pid] = seconds
+            for pid in pids():
+                seconds = cpu_seconds(pid)
+                if seconds is not None:
+                    now[pid] = seconds
             before = self._last.get(role, {})
             delta = sum(max(0.0, s - before[p]) for p, s in now.items() if p in before)
             self.used[role] = self.used.get(role, 0.0) + delta

@@ -159,6 +159,9 @@ class Stack:
         self.log_dir = log_dir
         self.port = free_port()
         self.faults_on = False
+        # One secret for every process of the stack (a token sealed by web is opened by a
+        # worker), unless the environment gives one.
+        self.secret_key = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_hex(32)
         py = sys.executable
         self.web = Proc("web", [py, "-m", "gunicorn", "config.wsgi", "-c", "gunicorn.conf.py"],
                         log_dir / "web.log", _answers_health(self.port))
@@ -195,8 +198,8 @@ class Stack:
     def env(self, role: str, *, faults: bool = False, index: int = 0) -> dict[str, str]:
         """The environment of one process of the stack."""
         env = dict(os.environ)
-        env.setdefault("DJANGO_SECRET_KEY", "harness-" + secrets.token_hex(24))
-        env.update({"DATABASE_URL": with_application_name(self.database_url, f"harness-{role}"),
+        env.update({"DJANGO_SECRET_KEY": self.secret_key,
+                    "DATABASE_URL": with_application_name(self.database_url, f"harness-{role}"),
                     "REDIS_URL": self.redis_url, "LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1",
                     "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
                     "PORT": str(self.port), "WEB_HOST": "127.0.0.1",

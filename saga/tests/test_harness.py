@@ -51,3 +51,20 @@ def test_the_fault_settings_say_which_kinds_a_run_must_see():
 def test_fewer_tokens_than_clients_are_shared_round_robin():
     assert customer_tokens(["a", "b"], 5) == ["a", "b", "a", "b", "a"]
     assert customer_tokens([], 3) == []
+
+
+def test_every_process_of_a_stack_shares_one_secret_and_names_its_connections(
+        tmp_path, monkeypatch):
+    from saga.harness.stack import Stack, StackConfig
+
+    monkeypatch.delenv("DJANGO_SECRET_KEY", raising=False)
+    stack = Stack("postgres://u@h:5432/db", "redis://h:6379/9",
+                  StackConfig(fault_env={"OUTBOX_CHAOS": "duplicate=0.5"},
+                              no_inline_hops=frozenset({2})), tmp_path)
+    web, worker, other = stack.env("web", faults=True), stack.env("worker-1"), \
+        stack.env("worker-2", index=2)
+    # A payment token sealed by web is opened by a worker: one key for all.
+    assert web["DJANGO_SECRET_KEY"] == worker["DJANGO_SECRET_KEY"] != ""
+    assert worker["DATABASE_URL"].endswith("application_name=harness-worker-1")
+    assert (web["OUTBOX_CHAOS"], worker["OUTBOX_CHAOS"]) == ("duplicate=0.5", "")
+    assert other["OUTBOX_INLINE_HOPS"] == "0" and "OUTBOX_INLINE_HOPS" not in worker

@@ -15,7 +15,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from saga.harness.chaos import ChaosOptions, default_output, run_chaos, summary
+from saga.harness.chaos import ChaosOptions, default_output, run_chaos
+from saga.harness.chaos_summary import summary
 from saga.harness.cli import comma_list, customer_tokens, sigterm_as_interrupt
 from saga.harness.faults import DEFAULT_FAULT_ENV, PROCESS_FAULTS
 from saga.harness.report import Progress, Silent, write_json
