@@ -53,6 +53,7 @@ CRASH = "worker dies before the commit"
 FAULTS = [*PROVIDER_FAULTS, CRASH]
 # Except for the e-mail: it is sent last, yet no transaction can take back a sent mail.
 UNDYING = {"orders.send_confirmation_email"}
+# What the scheduler does at a step (the customer's "cancel" joins them while it is due).
 # "reconcile": messages late past the step's deadline, so the reconciler steps in meanwhile.
 MOVES = ("run", "duplicate", "delay", "replay", "run", "reconcile", "run")
 CUSTOMER_CANCEL = "cancelled by customer"
@@ -61,7 +62,8 @@ CUSTOMER_CANCEL = "cancelled by customer"
 @dataclass
 class Order:
     id: str
-    cancel_at: int | None = None  # scheduler step at which the customer cancels (None: never)
+    will_cancel: bool = False  # the customer cancels, at a moment the scheduler chooses
+    cancel_tried: bool = False
     cancel_accepted: bool = False
     replays: int = 0
     reconciled: int = 0
@@ -144,23 +146,20 @@ def replay(order: Order, index: int, fault: str) -> None:
         pass
 
 
-
 def customer_cancels(order: Order) -> None:
     try:
         outcome = orders.cancel_order(order.id, reason=CUSTOMER_CANCEL, requested_by="customer")
     except OrderAlreadyConfirmed:
         return  # the API's 409: past the pivot
+    finally:
+        order.cancel_tried = True
     order.cancel_accepted = outcome is orders.CancelOutcome.CANCELLED
 
 
 def schedule(order: Order, data: st.DataObject) -> None:
-    """The adversary: MAX_STEPS choices over the order's pending deliveries."""
+    """The adversary: up to MAX_STEPS moves over the order's pending deliveries."""
     held_back: set[int] = set()
-    cancelled = False
-    for step in range(MAX_STEPS + 1):
-        if step == order.cancel_at:
-            customer_cancels(order)
-            cancelled = True
+    for _ in range(MAX_STEPS):
         runnable = [d for d in pending(order) if d.id not in held_back]
         if not runnable:
             if not held_back:
@@ -168,12 +167,15 @@ def schedule(order: Order, data: st.DataObject) -> None:
             held_back.clear()  # the sweep finds the messages that were lost or late
             continue
         delivery = runnable[data.draw(st.integers(0, len(runnable) - 1), label="delivery")]
-        move = data.draw(st.sampled_from(MOVES), label=f"move for {delivery.handler}")
+        cancel = ("cancel",) if order.will_cancel and not order.cancel_tried else ()
+        move = data.draw(st.sampled_from(MOVES + cancel), label=f"move for {delivery.handler}")
         fault = data.draw(st.sampled_from(FAULTS), label="fault")
         if delivery.attempts >= FAULTY_ATTEMPTS:
             fault = "none"
         order.faults.append(fault)
-        if move == "delay":
+        if move == "cancel":
+            customer_cancels(order)
+        elif move == "delay":
             held_back.add(delivery.id)
         elif move == "replay":
             replay(order, data.draw(st.integers(0, 50), label="replayed"), fault)
@@ -187,8 +189,8 @@ def schedule(order: Order, data: st.DataObject) -> None:
             if move == "duplicate":
                 assert run_delivery(delivery.id, delivery.attempts) is Outcome.SKIPPED, (
                     "a second message for the same attempt must find the delivery taken")
-    if order.cancel_at is not None and not cancelled:
-        customer_cancels(order)
+    if order.will_cancel and not order.cancel_tried:
+        customer_cancels(order)  # late: after everything else, likely past the pivot
 
 
 def drain(order: Order) -> None:

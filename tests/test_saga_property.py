@@ -40,7 +40,6 @@ from saga.observation import observe
 from shipping.models import CarrierLedgerEntry
 from tests.saga_adversary import (
     CUSTOMER_CANCEL,
-    MAX_STEPS,
     Order,
     converge,
     done,
@@ -75,7 +74,7 @@ class Scenario:
     token: str
     refused_address: bool
     lines: tuple[Line, ...]
-    cancel_at: int | None  # scheduler step at which the customer cancels (None: never)
+    customer_cancels: bool  # at a moment the scheduler chooses
 
 
 @dataclass
@@ -88,6 +87,7 @@ class Placed:
     def id(self) -> str:
         return self.order.id
 
+
 lines = st.builds(Line, quantity=st.integers(1, 3), short=st.sampled_from([False] * 5 + [True]),
                   spare=st.integers(0, 2))
 # Weighted towards orders that could confirm, so the steps past the pivot get their share.
@@ -96,8 +96,7 @@ scenarios = st.builds(
     token=st.sampled_from(["tok_ok", "tok_lost_response", "tok_flaky", "tok_ok", "tok_decline"]),
     refused_address=st.sampled_from([False, False, False, True]),
     lines=st.lists(lines, min_size=1, max_size=2).map(tuple),
-    cancel_at=st.sampled_from([False, False, True]).flatmap(
-        lambda cancels: st.integers(0, MAX_STEPS) if cancels else st.none()),
+    customer_cancels=st.sampled_from([False, False, True]),
 )
 
 
@@ -116,7 +115,7 @@ def place(customer: User, scenario: Scenario) -> Placed:
     order_id = orders.place_order(
         customer_id=str(customer.pk), shipping_address=address, payment_token=scenario.token,
         lines=[(sku, line.quantity) for sku, line in zip(skus, scenario.lines, strict=True)])
-    return Placed(Order(order_id, cancel_at=scenario.cancel_at), skus, scenario)
+    return Placed(Order(order_id, will_cancel=scenario.customer_cancels), skus, scenario)
 
 
 def effects(placed: Placed) -> dict[str, object]:
