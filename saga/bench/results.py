@@ -108,7 +108,9 @@ def markdown(results: dict[str, Any]) -> str:
     if outbox:
         out += ["", "| outbox alone (no-op handler) | deliveries/s | "
                 "commit → handled p50 / p99 ms |", "|---|---|---|"]
-        for phase, name in (("fast_path", "fast path, one event per transaction"),
+        fast_rate = _get(results, "options", "outbox", "rate")
+        for phase, name in (("fast_path", f"fast path, one event per transaction, paced at "
+                                          f"{_fmt(fast_rate)}/s"),
                             ("backlog", "backlog drained by the sweep")):
             if phase in outbox:
                 p = outbox[phase]
