@@ -50,6 +50,8 @@ def test_the_smoke_bench_runs_every_part_and_writes_the_figures_and_the_table(tm
     assert (reconciler["drifted"], reconciler["converged"]) == (5, 50)
     assert reconciler["alone"]["examined"] == reconciler["beside_converged"]["examined"] == [5]
     assert set(results["ratios"]) == {"system_over_naive_chain", "system_over_dbos",
+                                      "system_over_naive_chain_by_cpu_ceiling",
+                                      "system_over_dbos_by_cpu_ceiling",
                                       "system_cpu_per_order_over_naive_chain",
                                       "reconciler_beside_converged_over_alone"}
     assert results["ratios"]["system_over_naive_chain"] > 0

@@ -23,16 +23,29 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def ratios(results: dict[str, Any]) -> dict[str, float | None]:
+    """Throughput ratios as measured, and as the CPU per order allows (the ceiling on this
+    machine's cores: the figure a busy, shared machine distorts least)."""
     system = _get(results, "system", "max_confirmed_per_second")
+    cores = _get(results, "machine", "cpus")
     return {
         "system_over_naive_chain": _ratio(system, _get(results, "naive_chain",
                                                        "max_confirmed_per_second")),
         "system_over_dbos": _ratio(system, _get(results, "dbos", "max_confirmed_per_second")),
+        "system_over_naive_chain_by_cpu_ceiling": _ratio(
+            ceiling(results, "system", cores), ceiling(results, "naive_chain", cores)),
+        "system_over_dbos_by_cpu_ceiling": _ratio(
+            ceiling(results, "system", cores), ceiling(results, "dbos", cores)),
         "system_cpu_per_order_over_naive_chain": _ratio(
             _best_cpu(results, "system"), _best_cpu(results, "naive_chain")),
         "reconciler_beside_converged_over_alone": _get(results, "reconciler",
                                                        "ratio_of_medians"),
     }
+
+
+def ceiling(results: dict[str, Any], flow: str, cores: int | None) -> float | None:
+    """Orders/s the flow's CPU per order allows on all of this machine's cores."""
+    cpu = _best_cpu(results, flow)
+    return round(cores * 1000 / cpu, 1) if cpu and cores else None
 
 
 def _best_cpu(results: dict[str, Any], flow: str) -> float | None:
@@ -88,13 +101,14 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("label"):
         out.append(f"Note: {results['label']}")
     out += ["", "| flow | max confirmed orders/s (clients) | at half max: p50 / p99 ms | "
-            "idle: p50 / p99 ms | CPU ms per order at max |", "|---|---|---|---|---|"]
+            "idle: p50 / p99 ms | CPU ms per order at max | ceiling from CPU, orders/s |",
+            "|---|---|---|---|---|---|"]
     for key, name in FLOWS:
         flow = results.get(key)
         if flow is None:
             continue
         if "skipped" in flow:
-            out.append(f"| {name} | skipped: {flow['skipped']} | | | |")
+            out.append(f"| {name} | skipped: {flow['skipped']} | | | | |")
             continue
         half, idle = flow.get("half_max") or {}, flow.get("idle") or {}
         out.append(
@@ -102,7 +116,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"({_fmt(flow['max_at_clients'])}) | "
             f"{_fmt(_get(half, 'latency_ms', 'p50'))} / {_fmt(_get(half, 'latency_ms', 'p99'))} | "
             f"{_fmt(_get(idle, 'latency_ms', 'p50'))} / {_fmt(_get(idle, 'latency_ms', 'p99'))} | "
-            f"{_fmt(_best_cpu(results, key))} |")
+            f"{_fmt(_best_cpu(results, key))} | {_fmt(ceiling(results, key, m['cpus']))} |")
     out += _ramp_table(results)
     outbox = results.get("outbox")
     if outbox:
