@@ -40,7 +40,6 @@ DRAIN_ROUNDS = 50
 FAULTY_ATTEMPTS = 4
 # Rates of 0 or 1 keep each run's outcome chosen by Hypothesis, not by the providers' dice.
 PROVIDER_FAULTS: dict[str, dict[str, str]] = {
-    "none": {},
     "gateway error": {"PAYMENTS_FAULTS": "error=1"},
     "gateway lost answer": {"PAYMENTS_FAULTS": "lost_response=1"},
     "gateway decline": {"PAYMENTS_FAULTS": "decline=1"},
@@ -50,12 +49,13 @@ PROVIDER_FAULTS: dict[str, dict[str, str]] = {
 }
 # The handler did its work (providers included) and the worker dies before the commit.
 CRASH = "worker dies before the commit"
-FAULTS = [*PROVIDER_FAULTS, CRASH]
+FAULTS = (*PROVIDER_FAULTS, CRASH)
 # Except for the e-mail: it is sent last, yet no transaction can take back a sent mail.
 UNDYING = {"orders.send_confirmation_email"}
-# What the scheduler does at a step (the customer's "cancel" joins them while it is due).
-# "reconcile": messages late past the step's deadline, so the reconciler steps in meanwhile.
-MOVES = ("run", "duplicate", "delay", "replay", "run", "reconcile", "run")
+# What the scheduler may do at a step besides running the delivery (the customer's "cancel"
+# joins them while it is due). "reconcile": messages late past the step's deadline, so the
+# reconciler steps in meanwhile.
+MOVES = ("duplicate", "delay", "replay", "reconcile")
 CUSTOMER_CANCEL = "cancelled by customer"
 
 
@@ -63,11 +63,15 @@ CUSTOMER_CANCEL = "cancelled by customer"
 class Order:
     id: str
     will_cancel: bool = False  # the customer cancels, at a moment the scheduler chooses
+    # The moves and faults this order's scheduler may use besides "run" and "none" (a few
+    # per order, "swarm" style, so that rare combinations come up often enough).
+    moves: tuple[str, ...] = ()
+    faults: tuple[str, ...] = ()
     cancel_tried: bool = False
     cancel_accepted: bool = False
     replays: int = 0
     reconciled: int = 0
-    faults: list[str] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)  # the fault of every run, in order
 
 
 def pending(order: Order) -> list[Delivery]:
@@ -103,7 +107,7 @@ def injected(fault: str) -> Iterator[None]:
         with mock.patch.object(registry, "subscription", _dying):
             yield
     else:
-        with override_settings(**PROVIDER_FAULTS[fault]):
+        with override_settings(**PROVIDER_FAULTS.get(fault, {})):
             yield
 
 
@@ -168,11 +172,12 @@ def schedule(order: Order, data: st.DataObject) -> None:
             continue
         delivery = runnable[data.draw(st.integers(0, len(runnable) - 1), label="delivery")]
         cancel = ("cancel",) if order.will_cancel and not order.cancel_tried else ()
-        move = data.draw(st.sampled_from(MOVES + cancel), label=f"move for {delivery.handler}")
-        fault = data.draw(st.sampled_from(FAULTS), label="fault")
+        move = data.draw(st.sampled_from(("run", *order.moves, *cancel)),
+                         label=f"move for {delivery.handler}")
+        fault = data.draw(st.sampled_from(("none", *order.faults)), label="fault")
         if delivery.attempts >= FAULTY_ATTEMPTS:
             fault = "none"
-        order.faults.append(fault)
+        order.applied.append(fault)
         if move == "cancel":
             customer_cancels(order)
         elif move == "delay":
