@@ -82,6 +82,10 @@ DATABASES = {
 # Persistent connections: a connection per request or task is a round trip we do not need.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The hot path's own statements (outbox/rows.py) are prepared on the server after this many
+# runs on a connection; 0 turns it off (behind a transaction-mode pooler such as PgBouncer).
+_prepare_after = env.int("DATABASE_PREPARE_THRESHOLD", default=2)
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = _prepare_after or None
 # The simulated payment gateway and carrier keep their ledgers through a connection of their
 # own: like a real provider's, their records survive a rollback of our transaction.
 DATABASES["providers"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}

@@ -18,6 +18,7 @@ from inventory.models import Product, ProductSnapshot, Reservation, ReservationS
 from outbox.contracts import DomainEvent
 from outbox.models import Event
 from outbox.repository import AggregateRepository
+from outbox.rows import upsert
 from outbox.store import ConcurrencyError, envelope
 
 # progress(done, total), called while a rebuild writes its rows.
@@ -31,7 +32,7 @@ def add_product(sku: str, name: str, price: Decimal, *, actor: str | None = None
     """Add a product to the catalogue, with no stock.
 
     Raises ProductAlreadyExists, InvalidProduct."""
-    with transaction.atomic():
+    with transaction.atomic():  # a savepoint: callers go on after a refusal
         product = products.get(sku) or domain.Product(sku)
         events = product.add(name, price)
         try:
@@ -50,21 +51,11 @@ def add_product(sku: str, name: str, price: Decimal, *, actor: str | None = None
 
 def receive_goods(sku: str, quantity: int, *, actor: str | None = None) -> None:
     """Goods arrived: on hand += quantity. Raises UnknownProduct, InvalidQuantity."""
-    with transaction.atomic():
+    with transaction.atomic():  # a savepoint: callers go on after a refusal
         product = products.get(sku) or domain.Product(sku)
         events = product.receive(quantity)
         products.save(product, events, actor=actor)
         stock.receive(sku, quantity)
-
-
-def _lock_reservation(order_id: str) -> None:
-    """Serialise the commands of one order's reservation, the first one included (which has no
-    snapshot row to lock yet), so they queue up instead of failing on the version guard."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"inventory.Reservation/{order_id}"],
-        )
 
 
 def _save_reservation(reservation: domain.Reservation, events: Sequence[DomainEvent]) -> None:
@@ -76,16 +67,14 @@ def _save_reservation(reservation: domain.Reservation, events: Sequence[DomainEv
 
 def _write_reservation_row(reservation: domain.Reservation, at: datetime) -> None:
     expires_at = reservation.expires_at
-    Reservation.objects.update_or_create(
+    upsert(Reservation(
         order_id=reservation.id,
-        defaults={
-            "status": str(reservation.status),
-            "lines": [{"sku": line.sku, "quantity": line.quantity} for line in reservation.lines],
-            "expires_at": datetime.fromisoformat(expires_at) if expires_at else None,
-            "reason": reservation.reason,
-            "updated_at": at,
-        },
-    )
+        status=str(reservation.status),
+        lines=[{"sku": line.sku, "quantity": line.quantity} for line in reservation.lines],
+        expires_at=datetime.fromisoformat(expires_at) if expires_at else None,
+        reason=reservation.reason,
+        updated_at=at,
+    ))
 
 
 def reserve_stock(
@@ -96,8 +85,7 @@ def reserve_stock(
     `lines`: (sku, quantity) pairs, order lines, or {"sku", "quantity"} mappings. Ignored when
     the reservation exists already or the order is known cancelled; renews an expired hold.
     """
-    with transaction.atomic():
-        _lock_reservation(order_id)
+    with transaction.atomic(savepoint=False):
         reservation = reservations.get(order_id) or domain.Reservation(order_id)
         events = reservation.reserve(
             lines,
@@ -112,8 +100,7 @@ def reserve_stock(
 def release_stock(order_id: str, reason: str) -> list[DomainEvent]:
     """Release the order's hold (held -= q) → StockReleased. Nothing held yet: the reservation
     is closed all the same, so it never holds for this order. Released already: no-op."""
-    with transaction.atomic():
-        _lock_reservation(order_id)
+    with transaction.atomic(savepoint=False):
         reservation = reservations.get(order_id) or domain.Reservation(order_id)
         events = reservation.release(reason)
         for ev in events:
@@ -126,8 +113,7 @@ def release_stock(order_id: str, reason: str) -> list[DomainEvent]:
 def commit_stock(order_id: str) -> list[DomainEvent]:
     """The order is confirmed: its held units leave (on hand -= q, held -= q) → StockCommitted.
     Raises ReservationNotHeld when there is no hold to commit."""
-    with transaction.atomic():
-        _lock_reservation(order_id)
+    with transaction.atomic(savepoint=False):
         reservation = reservations.get(order_id) or domain.Reservation(order_id)
         events = reservation.commit()
         for ev in events:
@@ -195,7 +181,7 @@ def rebuild_read_models(progress: Progress | None = None) -> int:
     """Rewrite the catalogue, stock and reservation rows from the event store; returns how many
     rows were written. Writers of these tables wait meanwhile, so no move is lost between the
     read of the events and the write of the rows."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute(
                 "LOCK TABLE inventory_product, inventory_stock, inventory_reservation "

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
-from django.db.models import F
-
 from inventory.domain import Shortage
 from inventory.events import ReservedLine
-from inventory.models import Stock
+from outbox.rows import execute, fetchone
 
 
 class StockInconsistency(RuntimeError):
     """A release or commit found less held than the reservation says: a bug, not a race."""
 
 
-class _LineShort(Exception):
-    def __init__(self, shortage: Shortage) -> None:
-        self.shortage = shortage
+_HOLD = "UPDATE inventory_stock SET held = held + %s WHERE sku = %s AND on_hand - held >= %s"
+_UNHOLD = "UPDATE inventory_stock SET held = held - %s WHERE sku = %s AND held >= %s"
+_COMMIT = ("UPDATE inventory_stock SET on_hand = on_hand - %s, held = held - %s "
+           "WHERE sku = %s AND held >= %s")
+_RECEIVE = "UPDATE inventory_stock SET on_hand = on_hand + %s WHERE sku = %s"
+_EXISTS = "SELECT 1 FROM inventory_stock WHERE sku = %s"
 
 
 def _in_lock_order(lines: Iterable[ReservedLine]) -> list[ReservedLine]:
@@ -35,46 +35,33 @@ def _in_lock_order(lines: Iterable[ReservedLine]) -> list[ReservedLine]:
 
 def hold_all(lines: tuple[ReservedLine, ...]) -> Shortage | None:
     """Hold every line or none; returns the first line (in sku order) that could not be held."""
-    try:
-        # A savepoint: a short line rolls back the lines this reservation already held.
-        with transaction.atomic():
-            for line in _in_lock_order(lines):
-                held = (
-                    Stock.objects.alias(available=F("on_hand") - F("held"))
-                    .filter(sku=line.sku, available__gte=line.quantity)
-                    .update(held=F("held") + line.quantity)
-                )
-                if not held:
-                    unknown = not Stock.objects.filter(sku=line.sku).exists()
-                    raise _LineShort(Shortage(line.sku, unknown=unknown))
-    except _LineShort as short:
-        return short.shortage
+    held: list[ReservedLine] = []
+    for line in _in_lock_order(lines):
+        if not execute(_HOLD, [line.quantity, line.sku, line.quantity]):
+            # Give back what this reservation took already (cheaper than a savepoint per
+            # reservation, and the row locks stay ours until the transaction ends anyway).
+            for taken in held:
+                execute(_UNHOLD, [taken.quantity, taken.sku, taken.quantity])
+            return Shortage(line.sku, unknown=fetchone(_EXISTS, [line.sku]) is None)
+        held.append(line)
     return None
 
 
 def release(lines: Iterable[ReservedLine]) -> None:
     """held -= q for every line."""
     for line in _in_lock_order(lines):
-        moved = (
-            Stock.objects.filter(sku=line.sku, held__gte=line.quantity)
-            .update(held=F("held") - line.quantity)
-        )
-        if not moved:
+        if not execute(_UNHOLD, [line.quantity, line.sku, line.quantity]):
             raise StockInconsistency(f"cannot release {line.quantity} of {line.sku}: not held")
 
 
 def commit(lines: Iterable[ReservedLine]) -> None:
     """The held units leave with the order: on_hand -= q, held -= q."""
     for line in _in_lock_order(lines):
-        moved = (
-            Stock.objects.filter(sku=line.sku, held__gte=line.quantity)
-            .update(on_hand=F("on_hand") - line.quantity, held=F("held") - line.quantity)
-        )
-        if not moved:
+        if not execute(_COMMIT, [line.quantity, line.quantity, line.sku, line.quantity]):
             raise StockInconsistency(f"cannot commit {line.quantity} of {line.sku}: not held")
 
 
 def receive(sku: str, quantity: int) -> None:
     """on_hand += q."""
-    if not Stock.objects.filter(sku=sku).update(on_hand=F("on_hand") + quantity):
+    if not execute(_RECEIVE, [quantity, sku]):
         raise StockInconsistency(f"product {sku} has no stock row")

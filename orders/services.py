@@ -78,7 +78,7 @@ def place_order(
         # Sealed before it reaches any event: only payments opens it, to charge.
         payment_token=seal(payment_token),
     )
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         orders.save(order, events, correlation_id=order_id, actor=actor)
     return order_id
 
@@ -92,7 +92,7 @@ def _load(order_id: str) -> Order:
 
 def cancel_order(order_id: str, *, reason: str, requested_by: str) -> CancelOutcome:
     """Cancel before the pivot. Raises `OrderAlreadyConfirmed` past it, `OrderNotFound`."""
-    with transaction.atomic():
+    with transaction.atomic():  # a savepoint: callers go on after OrderAlreadyConfirmed
         order = _load(order_id)
         events = order.cancel(reason=reason, requested_by=requested_by)
         if not events:
@@ -103,7 +103,7 @@ def cancel_order(order_id: str, *, reason: str, requested_by: str) -> CancelOutc
 
 def cancel_if_pending(order_id: str, *, reason: str) -> bool:
     """A saga step failed: cancel the order if it is still pending (else nothing)."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         order = _load(order_id)
         if order.status is not OrderStatus.PENDING:
             return False
@@ -122,7 +122,7 @@ def reread_facts(order_id: str) -> SagaFacts:
 def advance_order(order_id: str) -> bool:
     """Confirm when stock is held, payment captured and shipment booked (the pivot); the
     order row stays locked from the reread to the commit. Returns whether it confirmed."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         order = _load(order_id)
         if order.status is not OrderStatus.PENDING:
             return False
@@ -158,7 +158,7 @@ def send_confirmation_email(order_id: str) -> bool:
     hand-over is noted first through a connection of its own, and a retry that finds the note
     records the event without sending again (never twice; lost only if the process dies
     between the note and the send). A send that raises takes its note back."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         order = _load(order_id)
         if not order.confirmation_email_due:
             return False

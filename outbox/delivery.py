@@ -36,6 +36,10 @@ class PermanentError(Exception):
     """Raised by a handler for an input that no retry can fix: the delivery goes dead at once."""
 
 
+class HandlerSwallowedError(RuntimeError):
+    """A handler returned normally from a transaction that an error had already doomed."""
+
+
 class Outcome(StrEnum):
     DONE = "done"
     SKIPPED = "skipped"  # done or dead already, locked by another worker, or not due yet
@@ -115,6 +119,12 @@ def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Outc
             sub = registry.subscription(handler, env.event_type)
             with message_context(**context):
                 sub.func(env.event, env)
+            if connection.needs_rollback:
+                # Services join this transaction without savepoints: a handler that swallowed
+                # an error raised inside one would otherwise be rolled back without a word,
+                # and the delivery run again and again.
+                raise HandlerSwallowedError(f"{handler} caught an error that doomed its "
+                                            "transaction; let it propagate instead")
         return Outcome.DONE
     except Exception as exc:
         with message_context(**context):

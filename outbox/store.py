@@ -9,12 +9,13 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.db import connection
 from django.utils import timezone
 
 from outbox import context, registry, relay
 from outbox.contracts import DomainEvent, event_class, from_payload, to_payload
 from outbox.models import Event
+from outbox.rows import fetchall
 
 
 class ConcurrencyError(Exception):
@@ -75,6 +76,15 @@ def envelope_of(
     )
 
 
+@dataclass(frozen=True)
+class SnapshotWrite:
+    """The aggregate's snapshot row, written by the statement that appends its events (and
+    only if every event was appended)."""
+
+    table: str
+    state: dict[str, Any]
+
+
 def append(
     stream_type: str,
     stream_id: str,
@@ -84,12 +94,14 @@ def append(
     correlation_id: str | None = None,
     causation_id: str | None = None,
     actor: str | None = None,
+    snapshot: SnapshotWrite | None = None,
 ) -> list[Event]:
     """Append `events` to a stream at `expected_version`, with one delivery per subscribed
-    handler, inside the caller's transaction. Runs the synchronous projectors, and publishes
-    the deliveries once the transaction commits.
+    handler (and the `snapshot`, if given), in one statement inside the caller's transaction.
+    Runs the synchronous projectors, and publishes the deliveries once the transaction commits.
 
-    Raises `ConcurrencyError` when another writer already wrote `expected_version + 1`.
+    Raises `ConcurrencyError` when another writer already wrote `expected_version + 1`; the
+    caller's transaction is left as it was (no database error, so no savepoint is needed).
     """
     if not events:
         return []
@@ -123,15 +135,7 @@ def append(
         for row, ev in zip(rows, events, strict=True)
         for sub in registry.subscriptions(ev.event_type)
     ]
-    try:
-        written = _insert(rows, subscribed, due, now)
-    except IntegrityError as exc:
-        if "event_stream_version_unique" in str(exc):
-            raise ConcurrencyError(
-                f"{stream_type}/{stream_id} is past version {expected_version}: "
-                "another writer appended first"
-            ) from exc
-        raise
+    written = _insert(rows, subscribed, due, now, snapshot)
     by_version = {row.version: row for row in rows}
     batch: list[tuple[int, str]] = []
     for kind, row_id, ref, queue in written:
@@ -140,8 +144,15 @@ def append(
             event_row.id = row_id
             event_row._state.adding = False
             event_row._state.db = connection.alias
-        else:
+        elif kind == "d":
             batch.append((row_id, queue))
+    snapshot_missed = snapshot is not None and not any(kind == "s" for kind, *_ in written)
+    if snapshot_missed or any(row.id is None for row in rows):
+        _undo([row.id for row in rows if row.id is not None])
+        raise ConcurrencyError(
+            f"{stream_type}/{stream_id} is past version {expected_version}: "
+            "another writer appended first"
+        )
     if batch:
         relay.publish_on_commit(sorted(batch))
 
@@ -169,20 +180,24 @@ _EVENT_COLUMNS = ("stream_type, stream_id, version, event_type, schema_version, 
                   "correlation_id, recorded_at")
 
 
-_EVENT_PLACEHOLDERS = "(%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)"
+_EVENT_PLACEHOLDERS = "(%s, %s, %s::integer, %s, %s::integer, %s::jsonb, %s::jsonb, %s, %s)"
 # Events per INSERT statement: one round trip for a normal append, bounded for a bulk one.
 _INSERT_CHUNK = 1000
 
 
 def _insert(
-    rows: list[Event], subscribed: list[tuple[int, str, str]], due: datetime, now: datetime
+    rows: list[Event], subscribed: list[tuple[int, str, str]], due: datetime, now: datetime,
+    snapshot: SnapshotWrite | None,
 ) -> list[tuple[str, int, int, str | None]]:
-    """Insert the events and their deliveries in one statement per chunk of events (one round
-    trip for a normal append); returns ("e", event id, version, None) and ("d", delivery id,
-    event id, queue) rows."""
+    """Insert the events, their deliveries and the snapshot in one statement per chunk of
+    events (one round trip for a normal append); returns ("e", event id, version, None),
+    ("d", delivery id, event id, queue) and ("s", 0, 0, None) rows. A version another writer
+    holds already is skipped (ON CONFLICT DO NOTHING), and so are its deliveries and the
+    snapshot."""
     written: list[tuple[str, int, int, str | None]] = []
     for start in range(0, len(rows), _INSERT_CHUNK):
         chunk = rows[start : start + _INSERT_CHUNK]
+        last = start + _INSERT_CHUNK >= len(rows)
         versions = {row.version for row in chunk}
         subs = [s for s in subscribed if s[0] in versions]
         params: list[Any] = []
@@ -191,28 +206,50 @@ def _insert(
                        row.schema_version, _json(row.payload), _json(row.metadata),
                        row.correlation_id, row.recorded_at]
         event_values = ", ".join([_EVENT_PLACEHOLDERS] * len(chunk))
-        sql = (f"WITH ev AS (INSERT INTO outbox_event ({_EVENT_COLUMNS}) VALUES {event_values} "
-               "RETURNING id, version)")
+        ctes = [f"ev AS (INSERT INTO outbox_event ({_EVENT_COLUMNS}) VALUES {event_values} "
+                "ON CONFLICT ON CONSTRAINT event_stream_version_unique DO NOTHING "
+                "RETURNING id, version)"]
+        selects = ["SELECT 'e', id, version, NULL FROM ev"]
         if subs:
             params += [due, now]
             for version, handler, queue in subs:
                 params += [version, handler, queue]
             sub_values = ", ".join(["(%s::integer, %s, %s)"] * len(subs))
-            sql += (
-                ", dl AS (INSERT INTO outbox_delivery (event_id, handler, queue, status, attempts, "
+            ctes.append(
+                "dl AS (INSERT INTO outbox_delivery (event_id, handler, queue, status, attempts, "
                 "next_attempt_at, last_error, created_at) "
                 "SELECT ev.id, s.handler, s.queue, 'pending', 0, %s, '', %s FROM ev "
                 f"JOIN (VALUES {sub_values}) AS s(version, handler, queue) "
-                "ON s.version = ev.version RETURNING id, event_id, queue) "
-                "SELECT 'e', id, version, NULL FROM ev "
-                "UNION ALL SELECT 'd', id, event_id, queue FROM dl"
+                "ON s.version = ev.version RETURNING id, event_id, queue)"
             )
-        else:
-            sql += " SELECT 'e', id, version, NULL FROM ev"
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            written += cursor.fetchall()
+            selects.append("SELECT 'd', id, event_id, queue FROM dl")
+        inserted_so_far = sum(1 for kind, *_ in written if kind == "e")
+        if snapshot is not None and last and inserted_so_far == start:
+            # Written only if every event of the append went in, over the row it was read from
+            # (or a row whose events are gone: the events are the truth).
+            expected = rows[0].version - 1
+            params += [rows[0].stream_id, rows[-1].version, _json(snapshot.state), now,
+                       len(chunk), expected]
+            ctes.append(
+                f"sn AS (INSERT INTO {snapshot.table} AS t (stream_id, version, state, "
+                "updated_at) SELECT %s, %s::integer, %s::jsonb, %s "
+                "WHERE (SELECT count(*) FROM ev) = %s "
+                "ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version, "
+                "state = EXCLUDED.state, updated_at = EXCLUDED.updated_at "
+                "WHERE t.version = %s::integer RETURNING 1)"
+            )
+            selects.append("SELECT 's', 0, 0, NULL FROM sn")
+        sql = "WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(selects)
+        written += fetchall(sql, params)
     return written
+
+
+def _undo(event_ids: list[int]) -> None:
+    """Take back the events of an append that lost a race half-way (some versions went in
+    before another writer's): the caller's transaction stays usable."""
+    if event_ids:
+        fetchall("DELETE FROM outbox_delivery WHERE event_id = ANY(%s)", [event_ids])
+        fetchall("DELETE FROM outbox_event WHERE id = ANY(%s)", [event_ids])
 
 
 def _json(value: Any) -> str:

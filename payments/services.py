@@ -166,7 +166,7 @@ def rebuild_read_models(progress: Callable[[int, int], None] | None = None) -> i
     done = 0
     for start in range(0, total, REBUILD_BATCH):
         batch = stream_ids[start:start + REBUILD_BATCH]
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             list(PaymentSnapshot.objects.select_for_update().filter(stream_id__in=batch)
                  .values_list("stream_id", flat=True))
             rows = (Event.objects.filter(stream_type=stream_type, stream_id__in=batch)
@@ -201,7 +201,7 @@ def refund_extra_charge(order_id: str, charge_id: str, amount: Decimal, reason: 
                         gateway: PaymentGateway | None = None) -> list[DomainEvent]:
     """Refund `amount` of the extra charge `charge_id` → ExtraChargeRefunded (once)."""
     gw = gateway or default_gateway()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if Event.objects.filter(stream_type=EXTRA_CHARGE_STREAM, stream_id=charge_id).exists():
             return []
         key = extra_charge_refund_key(order_id, charge_id)

@@ -28,6 +28,7 @@ from orders.events import (
     OrderPlaced,
     OrderViewRepairRequested,
 )
+from outbox import rows
 from outbox.registry import projects
 from outbox.store import Envelope
 from payments.events import (
@@ -176,14 +177,15 @@ def _seen(saga: OrderSaga, env: Envelope) -> None:
 @projects(*FACT_EVENTS)
 def project_saga_event(event: Any, env: Envelope) -> None:
     """Runs inside the appending transaction: the row moves with the event or not at all."""
-    saga = OrderSaga.objects.select_for_update().filter(order_id=event.order_id).first()
+    saga = rows.load(OrderSaga, event.order_id, lock=True)
     if saga is None:
         saga = new_saga(event.order_id, env.recorded_at)
         apply(saga, event, env)
-        saga.save(force_insert=True)
+        rows.insert(saga)
         return
+    before = rows.values_of(saga)
     apply(saga, event, env)
-    saga.save()
+    rows.update_changed(saga, before)
 
 
 @projects(*COMMAND_EVENTS)

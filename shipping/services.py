@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from outbox.contracts import DomainEvent
 from outbox.models import Event
 from outbox.repository import AggregateRepository
+from outbox.rows import upsert
 from outbox.store import envelope
 from shipping import domain
 from shipping.carrier import Carrier, CarrierRefused, CarrierTimeout, default_carrier
@@ -22,16 +23,6 @@ from shipping.models import Shipment, ShipmentSnapshot
 Progress = Callable[[int, int], None]
 
 shipments = AggregateRepository(domain.Shipment, ShipmentSnapshot)
-
-
-def _lock_shipment(order_id: str) -> None:
-    """Serialise the commands of one order's shipment, the first one included (it has no
-    snapshot row to lock yet), so they queue up instead of failing on the version guard."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"shipping.Shipment/{order_id}"],
-        )
 
 
 def _row_of(shipment: domain.Shipment, at: datetime) -> Shipment:
@@ -49,8 +40,8 @@ def _row_of(shipment: domain.Shipment, at: datetime) -> Shipment:
 
 def _save(shipment: domain.Shipment, events: Sequence[DomainEvent]) -> list[DomainEvent]:
     if events:
-        rows = shipments.save(shipment, events, correlation_id=shipment.id)
-        _row_of(shipment, rows[-1].recorded_at).save()
+        written = shipments.save(shipment, events, correlation_id=shipment.id)
+        upsert(_row_of(shipment, written[-1].recorded_at))
     return list(events)
 
 
@@ -83,8 +74,7 @@ def book_shipment(
     placed + paid + not cancelled + not booked, book → ShipmentBooked | ShipmentFailed.
     A transient carrier failure raises (the delivery retries)."""
     carrier = carrier or default_carrier()
-    with transaction.atomic():
-        _lock_shipment(order_id)
+    with transaction.atomic(savepoint=False):
         shipment = shipments.get(order_id) or domain.Shipment(order_id)
         recorded: list[DomainEvent] = []
         if address is not None:
@@ -101,8 +91,7 @@ def cancel_shipment(
     """The order is cancelled: cancel a live booking → ShipmentCancelled; nothing booked →
     noted, so nothing ever is. Cancelled or refused already: no-op."""
     carrier = carrier or default_carrier()
-    with transaction.atomic():
-        _lock_shipment(order_id)
+    with transaction.atomic(savepoint=False):
         shipment = shipments.get(order_id) or domain.Shipment(order_id)
         found_at_carrier = None
         if shipment.status in (domain.ShipmentStatus.NONE, domain.ShipmentStatus.BOOKED):
@@ -135,7 +124,7 @@ def read_models_from_events() -> list[Shipment]:
 def rebuild_read_models(progress: Progress | None = None) -> int:
     """Rewrite the shipment rows from the event store; returns how many were written. Writers
     wait meanwhile, so no change is lost between the read of the events and the write."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute("LOCK TABLE shipping_shipment IN SHARE ROW EXCLUSIVE MODE")
         rows = read_models_from_events()

@@ -173,7 +173,8 @@ def test_commit_without_a_hold_is_refused_and_moves_nothing():
     stocked(("SKU-1", 5))
     services.reserve_stock("o1", [("SKU-1", 2)])
     services.release_stock("o1", "payment declined")
-    with pytest.raises(ReservationNotHeld):
+    # The refusal dooms the caller's transaction (the services take no savepoints).
+    with pytest.raises(ReservationNotHeld), transaction.atomic():
         services.commit_stock("o1")
     assert stock_of("SKU-1") == (5, 0)
 

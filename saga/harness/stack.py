@@ -198,7 +198,8 @@ class Stack:
     def env(self, role: str, *, faults: bool = False, index: int = 0) -> dict[str, str]:
         """The environment of one process of the stack."""
         env = dict(os.environ)
-        env.update({"DJANGO_SECRET_KEY": self.secret_key,
+        # Measured as deployed: DEBUG off (with DEBUG on Django records every query in memory).
+        env.update({"DJANGO_SECRET_KEY": self.secret_key, "DJANGO_DEBUG": "0",
                     "DATABASE_URL": with_application_name(self.database_url, f"harness-{role}"),
                     "REDIS_URL": self.redis_url, "LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1",
                     "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",

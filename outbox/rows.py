@@ -1,0 +1,153 @@
+"""Hot-path SQL: statements prepared once per connection, and one-row reads and writes of a model
+without the ORM's query compiler.
+
+Every delivery reads and writes a handful of rows; through the ORM each statement costs more
+Python (building, compiling, quoting) than PostgreSQL spends running it, and, bound on the
+client side, PostgreSQL parses and plans it again every time. Here a statement's text is built
+once per shape, bound on the server and prepared after its first few runs (psycopg's
+`prepare_threshold`); Django's error wrapper still sees every error, so a broken connection is
+noticed and replaced as with the ORM.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from django.db import connections, models
+
+DB = "default"
+
+
+def fetchall(sql: str, params: Sequence[Any] = (), *, using: str = DB) -> list[tuple[Any, ...]]:
+    """Run one statement with server-side binding; its rows (none for a statement without)."""
+    rows, _ = _run(sql, params, using)
+    return rows
+
+
+def _run(sql: str, params: Sequence[Any], using: str) -> tuple[list[tuple[Any, ...]], int]:
+    connection = connections[using]
+    connection.ensure_connection()
+    started = time.monotonic() if connection.queries_logged else None
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)  # type: ignore[arg-type]
+        rows = cursor.fetchall() if cursor.description is not None else []
+        rowcount = cursor.rowcount
+    if started is not None:
+        # Logged as the ORM's debug cursor does, so DEBUG and query-counting tests see it.
+        connection.queries_log.append({"sql": f"{sql} -- {list(params)!r}",
+                                       "time": f"{time.monotonic() - started:.3f}"})
+    return rows, rowcount
+
+
+def fetchone(sql: str, params: Sequence[Any] = (), *, using: str = DB) -> tuple[Any, ...] | None:
+    rows = fetchall(sql, params, using=using)
+    return rows[0] if rows else None
+
+
+def execute(sql: str, params: Sequence[Any] = (), *, using: str = DB) -> int:
+    """Run one statement; how many rows it changed."""
+    _, rowcount = _run(sql, params, using)
+    return rowcount
+
+
+@functools.cache
+def _columns(model: type[models.Model]) -> tuple[tuple[models.Field[Any, Any], ...], str]:
+    fields = tuple(f for f in model._meta.concrete_fields)
+    return fields, ", ".join(f'"{f.column}"' for f in fields)
+
+
+@functools.cache
+def _select_sql(model: type[models.Model], lock: bool) -> str:
+    _, columns = _columns(model)
+    pk = model._meta.pk.column  # type: ignore[union-attr]
+    return (f'SELECT {columns} FROM "{model._meta.db_table}" WHERE "{pk}" = %s'
+            + (" FOR UPDATE" if lock else ""))
+
+
+def load[M: models.Model](model: type[M], pk: Any, *, lock: bool = False) -> M | None:
+    """The row as a model instance (FOR UPDATE with `lock`), or None."""
+    row = fetchone(_select_sql(model, lock), [pk])
+    if row is None:
+        return None
+    fields, _ = _columns(model)
+    connection = connections[DB]
+    values = []
+    for field, value in zip(fields, row, strict=True):
+        # What the ORM does on a read: JSON text decoded, and the like.
+        for convert in field.get_db_converters(connection):
+            value = convert(value, None, connection)
+        values.append(value)
+    return model.from_db(DB, [f.attname for f in fields], values)
+
+
+def values_of(instance: models.Model) -> dict[str, Any]:
+    """The instance's column values, to compare with after a change (see `update_changed`)."""
+    fields, _ = _columns(type(instance))
+    return {f.attname: getattr(instance, f.attname) for f in fields}
+
+
+def update_changed(instance: models.Model, before: dict[str, Any]) -> int:
+    """UPDATE only the columns whose value differs from `before`; rows changed (0 when
+    nothing did: no statement is sent)."""
+    model = type(instance)
+    fields, _ = _columns(model)
+    connection = connections[DB]
+    changed = [f for f in fields if not f.primary_key
+               and getattr(instance, f.attname) != before.get(f.attname)]
+    if not changed:
+        return 0
+    pk = model._meta.pk
+    sql = _update_sql(model, tuple(f.column for f in changed))
+    params = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in changed]
+    params.append(pk.get_db_prep_value(instance.pk, connection))  # type: ignore[union-attr]
+    return execute(sql, params)
+
+
+@functools.lru_cache(maxsize=512)
+def _update_sql(model: type[models.Model], columns: tuple[str, ...]) -> str:
+    assignments = ", ".join(f'"{column}" = %s' for column in columns)
+    pk = model._meta.pk.column  # type: ignore[union-attr]
+    return f'UPDATE "{model._meta.db_table}" SET {assignments} WHERE "{pk}" = %s'
+
+
+def insert(instance: models.Model) -> None:
+    """INSERT every column of the instance (its primary key included)."""
+    model = type(instance)
+    fields, _ = _columns(model)
+    connection = connections[DB]
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    execute(_insert_sql(model), params)
+    instance._state.adding = False
+    instance._state.db = DB
+
+
+@functools.cache
+def _insert_sql(model: type[models.Model]) -> str:
+    fields, columns = _columns(model)
+    placeholders = ", ".join(["%s"] * len(fields))
+    return f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES ({placeholders})'
+
+
+def upsert(instance: models.Model) -> None:
+    """INSERT the row, or overwrite every column of the one with its primary key: one
+    statement (a read model row written from its aggregate)."""
+    model = type(instance)
+    fields, _ = _columns(model)
+    connection = connections[DB]
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    execute(_upsert_sql(model), params)
+    instance._state.adding = False
+    instance._state.db = DB
+
+
+@functools.cache
+def _upsert_sql(model: type[models.Model]) -> str:
+    fields, _ = _columns(model)
+    pk = model._meta.pk.column  # type: ignore[union-attr]
+    updates = ", ".join(f'"{f.column}" = EXCLUDED."{f.column}"' for f in fields
+                        if not f.primary_key)
+    return f"{_insert_sql(model)} ON CONFLICT (\"{pk}\") DO UPDATE SET {updates}"
