@@ -141,11 +141,12 @@ class OrderViewSet(viewsets.GenericViewSet):
         summary="Place an order",
         description="Prices come from the catalogue at the time of placement. Lines naming the "
         "same sku are merged (quantities added; the sum must stay within 1..1000). The saga "
-        "then runs asynchronously: follow it at the Location.",
+        "then runs asynchronously: follow it at the Location (the order there carries its "
+        "saga block).",
         request=PlaceOrderSerializer,
         parameters=[IDEMPOTENCY_KEY, LOCATION],
         responses={
-            202: OrderDetailSerializer,
+            202: OrderSerializer,
             400: FIELD_ERRORS,
             401: UNAUTHENTICATED,
             411: _error("Chunked body without a length",
@@ -196,7 +197,8 @@ class OrderViewSet(viewsets.GenericViewSet):
                         "token", services.DEFAULT_PAYMENT_TOKEN),
                     actor=f"user:{user.get_username()}",
                 )
-                body = OrderDetailSerializer(self.get_queryset().get(pk=order_id)).data
+                # The order as placed; its saga has only just begun (the Location shows it).
+                body = OrderSerializer(self.get_queryset().get(pk=order_id)).data
                 location = request.build_absolute_uri(reverse("order-detail", args=[order_id]))
                 answer = idempotency.Answer(status.HTTP_202_ACCEPTED, body, location, fingerprint)
                 if key is not None:

@@ -24,10 +24,9 @@ from orders.models import (
     IdempotencyKey,
     OrderSnapshot,
 )
-from outbox.models import Event
 from outbox.repository import AggregateRepository
 from outbox.sealing import seal
-from outbox.store import envelope
+from outbox.store import read_correlated
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +114,8 @@ def cancel_if_pending(order_id: str, *, reason: str) -> bool:
 def reread_facts(order_id: str) -> SagaFacts:
     """The participants' facts as the event store holds them now (each participant's events
     are on one stream, so their order by id is their order by version)."""
-    rows = Event.objects.filter(correlation_id=order_id, event_type__in=FACT_EVENT_TYPES)
-    return SagaFacts.of(order_id, (envelope(row).event for row in rows.order_by("id")))
+    envelopes = read_correlated(order_id, FACT_EVENT_TYPES)
+    return SagaFacts.of(order_id, (env.event for env in envelopes))
 
 
 def advance_order(order_id: str) -> bool:

@@ -15,7 +15,6 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-import orjson
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
@@ -24,6 +23,7 @@ from django.utils import timezone
 from outbox import registry, relay
 from outbox.context import message_context
 from outbox.models import Delivery
+from outbox.rows import decoded
 from outbox.store import Envelope, envelope_of
 
 log = logging.getLogger(__name__)
@@ -136,14 +136,9 @@ def _envelope(columns: list[Any]) -> Envelope:
      correlation_id, recorded_at) = columns
     return envelope_of(
         event_id=event_id, stream_type=stream_type, stream_id=stream_id, version=version,
-        event_type=event_type, schema_version=schema_version, payload=_json(payload),
-        metadata=_json(metadata) or {}, correlation_id=correlation_id, recorded_at=recorded_at,
+        event_type=event_type, schema_version=schema_version, payload=decoded(payload),
+        metadata=decoded(metadata) or {}, correlation_id=correlation_id, recorded_at=recorded_at,
     )
-
-
-def _json(value: str | dict[str, Any] | None) -> Any:
-    # The Django backend hands JSONB to raw cursors as text; decode it the fast way.
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 def record_failure(

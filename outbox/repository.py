@@ -4,15 +4,13 @@ the snapshot in one transaction, fenced by the expected version."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import orjson
 from django.db import transaction
 
 from outbox import store
 from outbox.contracts import Aggregate, DomainEvent
 from outbox.models import Event, Snapshot
-from outbox.rows import fetchone
+from outbox.rows import decoded, fetchone
 
 
 class AggregateRepository[A: Aggregate]:
@@ -41,7 +39,7 @@ class AggregateRepository[A: Aggregate]:
         row = fetchone(self._select[lock], params)
         if row is not None:
             version, state = row
-            return self.aggregate.restore(stream_id, version, _json(state))
+            return self.aggregate.restore(stream_id, version, decoded(state))
         return self.rebuild(stream_id)
 
     def rebuild(self, stream_id: str) -> A | None:
@@ -67,8 +65,3 @@ class AggregateRepository[A: Aggregate]:
             snapshot = store.SnapshotWrite(self.table, aggregate.snapshot())
             return store.append(self.stream_type, aggregate.id, expected, events,
                                 snapshot=snapshot, **metadata)
-
-
-def _json(value: Any) -> Any:
-    # Raw cursors hand JSONB over as text.
-    return orjson.loads(value) if isinstance(value, str | bytes) else value

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import psycopg
 from django.db import connections, models
 
@@ -52,6 +53,11 @@ def execute(sql: str, params: Sequence[Any] = (), *, using: str = DB) -> int:
     """Run one statement; how many rows it changed."""
     _, rowcount = _run(sql, params, using)
     return rowcount
+
+
+def decoded(value: Any) -> Any:
+    """A JSONB value from a raw cursor: Django's connection hands it over as text."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 @functools.cache

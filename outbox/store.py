@@ -15,7 +15,7 @@ from django.utils import timezone
 from outbox import context, registry, relay
 from outbox.contracts import DomainEvent, event_class, from_payload, to_payload
 from outbox.models import Event
-from outbox.rows import fetchall
+from outbox.rows import decoded, fetchall
 
 
 class ConcurrencyError(Exception):
@@ -256,14 +256,33 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+_READ = (f"SELECT id, {_EVENT_COLUMNS} FROM outbox_event WHERE ")
+
+
 def read_stream(stream_type: str, stream_id: str) -> list[Envelope]:
-    rows = Event.objects.filter(stream_type=stream_type, stream_id=stream_id).order_by("version")
-    return [envelope(row) for row in rows]
+    return _envelopes(_READ + "stream_type = %s AND stream_id = %s ORDER BY version",
+                      [stream_type, stream_id])
 
 
-def read_correlated(correlation_id: str) -> list[Envelope]:
-    """Every event of one saga (all streams sharing the correlation id), in global order."""
-    return [envelope(row) for row in Event.objects.filter(correlation_id=correlation_id)]
+def read_correlated(correlation_id: str, event_types: Sequence[str] | None = None
+                    ) -> list[Envelope]:
+    """Every event of one saga (all streams sharing the correlation id), or those of
+    `event_types`, in global order."""
+    if event_types is None:
+        return _envelopes(_READ + "correlation_id = %s ORDER BY id", [correlation_id])
+    return _envelopes(_READ + "correlation_id = %s AND event_type = ANY(%s) ORDER BY id",
+                      [correlation_id, list(event_types)])
+
+
+def _envelopes(sql: str, params: list[Any]) -> list[Envelope]:
+    return [
+        envelope_of(event_id=event_id, stream_type=stream_type, stream_id=stream_id,
+                    version=version, event_type=event_type, schema_version=schema_version,
+                    payload=decoded(payload), metadata=decoded(metadata) or {},
+                    correlation_id=correlation_id, recorded_at=recorded_at)
+        for (event_id, stream_type, stream_id, version, event_type, schema_version, payload,
+             metadata, correlation_id, recorded_at) in fetchall(sql, params)
+    ]
 
 
 def payload_of(ev: DomainEvent) -> dict[str, Any]:
