@@ -23,7 +23,7 @@ from django.utils import timezone
 from outbox import registry, relay
 from outbox.context import message_context
 from outbox.models import Delivery
-from outbox.rows import decoded
+from outbox.rows import decoded, fetchall
 from outbox.store import Envelope, envelope_of
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,64 @@ def _take(delivery_id: int, expected_attempts: int | None) -> tuple[Any, ...] | 
         return cursor.fetchone()
 
 
+# The same for a group of deliveries, in one statement: `attempts` -1 means "any".
+_TAKE_GROUP_SQL = """
+WITH wanted AS (
+    SELECT * FROM unnest(%s::bigint[], %s::integer[]) AS w(id, attempts)
+), locked AS (
+    SELECT d.id FROM outbox_delivery AS d JOIN wanted AS w ON w.id = d.id
+    WHERE d.status = 'pending' AND (w.attempts < 0 OR d.attempts = w.attempts)
+    FOR UPDATE OF d SKIP LOCKED
+){async_commit}
+UPDATE outbox_delivery AS d
+SET status = 'done', attempts = d.attempts + 1, done_at = clock_timestamp()
+FROM locked{also}, outbox_event AS e
+WHERE d.id = locked.id AND e.id = d.event_id
+RETURNING d.id, d.handler, d.attempts - 1, e.id, e.stream_type, e.stream_id, e.version,
+          e.event_type, e.schema_version, e.payload, e.metadata, e.correlation_id, e.recorded_at
+"""
+_TAKE_GROUP = {
+    False: _TAKE_GROUP_SQL.format(async_commit="", also=""),
+    True: _TAKE_GROUP_SQL.format(
+        async_commit=",\nno_wait AS MATERIALIZED (\n"
+        "    SELECT set_config('synchronous_commit', 'off', true)\n)",
+        also=", no_wait",
+    ),
+}
+
+
+def run_group(items: list[tuple[int, int | None]]) -> int | None:
+    """Run several deliveries in one transaction: one statement takes them all, the handlers
+    run in delivery order, one commit. Returns how many ran (the others were done, dead,
+    stale or held by another worker), or None if a handler failed: then nothing of the group
+    is kept, and the caller runs each delivery on its own (so the failure is recorded against
+    the delivery that caused it, with its own retry).
+
+    A handler's outside effects (a charge, a booking, an e-mail) may thus happen in a group
+    that rolls back, exactly as when a commit fails: every handler already finds its
+    provider's record by idempotency key on the next run.
+    """
+    ids = [delivery_id for delivery_id, _ in items]
+    expected = [-1 if n is None else n for _, n in items]
+    try:
+        with transaction.atomic():
+            taken = sorted(fetchall(_TAKE_GROUP[settings.OUTBOX_ASYNC_COMMIT], [ids, expected]))
+            for _, handler, _, *columns in taken:
+                env = _envelope(columns)
+                sub = registry.subscription(handler, env.event_type)
+                with message_context(correlation=env.correlation_id, causation=str(env.id),
+                                     by=f"handler:{handler}"):
+                    sub.func(env.event, env)
+                if connection.needs_rollback:
+                    raise HandlerSwallowedError(f"{handler} swallowed an error")
+    except Exception as exc:
+        log.info("a group of %d deliveries rolled back (%s: %s); running them one by one",
+                 len(items), type(exc).__name__, exc)
+        connection.close_if_unusable_or_obsolete()
+        return None
+    return len(taken)
+
+
 def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Outcome:
     """Run one delivery in its own transaction.
 
@@ -141,6 +199,17 @@ def _envelope(columns: list[Any]) -> Envelope:
     )
 
 
+def _run_alone(delivery_id: int, expected_attempts: int | None) -> Outcome:
+    try:
+        return run_delivery(delivery_id, expected_attempts)
+    except Exception:
+        # Even recording the failure failed (the database went away?): leave this delivery
+        # to the sweep, get a fresh connection, and go on with the batch.
+        log.exception("delivery %s could not run or record its failure", delivery_id)
+        connection.close_if_unusable_or_obsolete()
+        return Outcome.SKIPPED
+
+
 def record_failure(
     delivery_id: int, exc: BaseException, attempts_seen: int | None = None
 ) -> Outcome:
@@ -177,7 +246,8 @@ def record_failure(
 def run_batch(
     delivery_ids: list[int], attempts: list[int] | None = None
 ) -> dict[Outcome, int]:
-    """Run deliveries in order, each in its own transaction, following inline hops.
+    """Run deliveries in order, following inline hops: up to OUTBOX_GROUP_SIZE of them in one
+    transaction (`run_group`), each in its own if the group fails.
 
     `attempts[i]` is the attempt count `delivery_ids[i]` was sent for (see `run_delivery`);
     the deliveries found by inline hops are new, so they are run for attempt 0.
@@ -186,18 +256,18 @@ def run_batch(
     expected = attempts if attempts is not None else [None] * len(delivery_ids)
     todo: deque[tuple[int, int | None]] = deque(zip(delivery_ids, expected, strict=True))
     budget = len(delivery_ids) + MAX_INLINE
+    group_size = max(1, settings.OUTBOX_GROUP_SIZE)
     with relay.inline_hops(enabled=settings.OUTBOX_INLINE_HOPS) as hops:
         while todo and budget > 0:
-            delivery_id, expected_attempts = todo.popleft()
-            try:
-                counts[run_delivery(delivery_id, expected_attempts)] += 1
-            except Exception:
-                # Even recording the failure failed (the database went away?): leave this
-                # delivery to the sweep, get a fresh connection, and go on with the batch.
-                log.exception("delivery %s could not run or record its failure", delivery_id)
-                connection.close_if_unusable_or_obsolete()
-                counts[Outcome.SKIPPED] += 1
-            budget -= 1
+            group = [todo.popleft() for _ in range(min(group_size, len(todo), budget))]
+            ran = run_group(group) if len(group) > 1 else None
+            if ran is not None:
+                counts[Outcome.DONE] += ran
+                counts[Outcome.SKIPPED] += len(group) - ran
+            else:
+                for delivery_id, expected_attempts in group:
+                    counts[_run_alone(delivery_id, expected_attempts)] += 1
+            budget -= len(group)
             todo.extend((delivery_id, 0) for delivery_id in hops)
             hops.clear()
     if todo:
