@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from orders.models import IdempotencyKey
 from orders.services import idempotency_retention
+from outbox.rows import fetchone
 
 HEADER = "Idempotency-Key"
 MAX_LENGTH = 255
@@ -71,19 +72,28 @@ def recall(customer: Any, key: str) -> Answer | None:
 
 def remember(customer: Any, key: str, answer: Answer, order_id: str) -> None:
     """Record the answer inside the placement's transaction; `KeyTaken` if a concurrent
-    request with the same key won (the caller must then roll back and replay)."""
-    cutoff = timezone.now() - idempotency_retention()
-    IdempotencyKey.objects.filter(customer=customer, key=key, created_at__lt=cutoff).delete()
-    try:
-        with transaction.atomic():
-            IdempotencyKey.objects.create(
-                customer=customer,
-                key=key,
-                request_fingerprint=answer.fingerprint,
-                status_code=answer.status_code,
-                response_body=answer.body,
-                location=answer.location,
-                order_id=order_id,
-            )
-    except IntegrityError as exc:
-        raise KeyTaken(key) from exc
+    request with the same key won (the caller must then roll back and replay). One statement:
+    a row past its retention is taken over, a live one is left alone."""
+    now = timezone.now()
+    taken_over = fetchone(_REMEMBER, [
+        customer.pk, key, answer.fingerprint, answer.status_code,
+        json.dumps(answer.body, cls=DjangoJSONEncoder), answer.location, order_id, now,
+        now - idempotency_retention(),
+    ])
+    if taken_over is None:
+        raise KeyTaken(key)
+
+
+# ON CONFLICT waits for a concurrent inserter of the same key; once it commits, its row is
+# live, the WHERE keeps it, and no row comes back.
+_REMEMBER = """
+INSERT INTO orders_idempotencykey AS k (customer_id, key, request_fingerprint, status_code,
+    response_body, location, order_id, created_at)
+VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s)
+ON CONFLICT ON CONSTRAINT idempotency_customer_key DO UPDATE SET
+    request_fingerprint = EXCLUDED.request_fingerprint, status_code = EXCLUDED.status_code,
+    response_body = EXCLUDED.response_body, location = EXCLUDED.location,
+    order_id = EXCLUDED.order_id, created_at = EXCLUDED.created_at
+WHERE k.created_at < %s
+RETURNING 1
+"""

@@ -11,6 +11,7 @@ import logging
 import random
 import traceback
 from collections import deque
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -122,36 +123,54 @@ _TAKE_GROUP = {
 }
 
 
-def run_group(items: list[tuple[int, int | None]]) -> int | None:
-    """Run several deliveries in one transaction: one statement takes them all, the handlers
-    run in delivery order, one commit. Returns how many ran (the others were done, dead,
-    stale or held by another worker), or None if a handler failed: then nothing of the group
-    is kept, and the caller runs each delivery on its own (so the failure is recorded against
-    the delivery that caused it, with its own retry).
+@dataclass
+class GroupRun:
+    """What became of a group: how many ran, or which delivery failed it (and how)."""
 
+    ran: int = 0
+    rolled_back: bool = False
+    failed: tuple[int, int, BaseException, dict[str, str]] | None = None  # id, attempts seen
+
+
+def run_group(items: list[tuple[int, int | None]]) -> GroupRun:
+    """Run several deliveries in one transaction: one statement takes them all, the handlers
+    run in delivery order, one commit. `ran` counts those that ran (the others were done,
+    dead, stale or held by another worker).
+
+    If a handler fails, nothing of the group is kept: `failed` names that delivery (the
+    caller records the failure against it alone, with its backoff) and the caller runs the
+    others again. A failure outside any handler (the take, the commit) only rolls back.
     A handler's outside effects (a charge, a booking, an e-mail) may thus happen in a group
     that rolls back, exactly as when a commit fails: every handler already finds its
     provider's record by idempotency key on the next run.
     """
     ids = [delivery_id for delivery_id, _ in items]
     expected = [-1 if n is None else n for _, n in items]
+    current: tuple[int, int, dict[str, str]] | None = None
     try:
         with transaction.atomic():
             taken = sorted(fetchall(_TAKE_GROUP[settings.OUTBOX_ASYNC_COMMIT], [ids, expected]))
-            for _, handler, _, *columns in taken:
+            for delivery_id, handler, attempts_seen, *columns in taken:
                 env = _envelope(columns)
+                context = {"correlation": env.correlation_id, "causation": str(env.id),
+                           "by": f"handler:{handler}"}
+                current = (delivery_id, attempts_seen, context)
                 sub = registry.subscription(handler, env.event_type)
-                with message_context(correlation=env.correlation_id, causation=str(env.id),
-                                     by=f"handler:{handler}"):
+                with message_context(**context):
                     sub.func(env.event, env)
                 if connection.needs_rollback:
-                    raise HandlerSwallowedError(f"{handler} swallowed an error")
+                    raise HandlerSwallowedError(f"{handler} caught an error that doomed its "
+                                                "transaction; let it propagate instead")
+            current = None
     except Exception as exc:
-        log.info("a group of %d deliveries rolled back (%s: %s); running them one by one",
-                 len(items), type(exc).__name__, exc)
         connection.close_if_unusable_or_obsolete()
-        return None
-    return len(taken)
+        if current is None:
+            log.info("a group of %d deliveries rolled back (%s: %s); running them one by one",
+                     len(items), type(exc).__name__, exc)
+            return GroupRun(rolled_back=True)
+        delivery_id, attempts_seen, context = current
+        return GroupRun(rolled_back=True, failed=(delivery_id, attempts_seen, exc, context))
+    return GroupRun(ran=len(taken))
 
 
 def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Outcome:
@@ -210,6 +229,15 @@ def _run_alone(delivery_id: int, expected_attempts: int | None) -> Outcome:
         return Outcome.SKIPPED
 
 
+def _record_alone(delivery_id: int, exc: BaseException, attempts_seen: int) -> Outcome:
+    try:
+        return record_failure(delivery_id, exc, attempts_seen)
+    except Exception:
+        log.exception("the failure of delivery %s could not be recorded", delivery_id)
+        connection.close_if_unusable_or_obsolete()
+        return Outcome.SKIPPED
+
+
 def record_failure(
     delivery_id: int, exc: BaseException, attempts_seen: int | None = None
 ) -> Outcome:
@@ -260,14 +288,27 @@ def run_batch(
     with relay.inline_hops(enabled=settings.OUTBOX_INLINE_HOPS) as hops:
         while todo and budget > 0:
             group = [todo.popleft() for _ in range(min(group_size, len(todo), budget))]
-            ran = run_group(group) if len(group) > 1 else None
-            if ran is not None:
-                counts[Outcome.DONE] += ran
-                counts[Outcome.SKIPPED] += len(group) - ran
+            if len(group) == 1:
+                counts[_run_alone(*group[0])] += 1
+                budget -= 1
             else:
-                for delivery_id, expected_attempts in group:
-                    counts[_run_alone(delivery_id, expected_attempts)] += 1
-            budget -= len(group)
+                result = run_group(group)
+                if result.failed is not None:
+                    # The failing delivery's attempt is counted (and backed off) as if it ran
+                    # alone; the others run again, first.
+                    failed_id, attempts_seen, exc, context = result.failed
+                    with message_context(**context):
+                        counts[_record_alone(failed_id, exc, attempts_seen)] += 1
+                    todo.extendleft(reversed([i for i in group if i[0] != failed_id]))
+                    budget -= 1
+                elif result.rolled_back:
+                    for delivery_id, expected_attempts in group:
+                        counts[_run_alone(delivery_id, expected_attempts)] += 1
+                    budget -= len(group)
+                else:
+                    counts[Outcome.DONE] += result.ran
+                    counts[Outcome.SKIPPED] += len(group) - result.ran
+                    budget -= len(group)
             todo.extend((delivery_id, 0) for delivery_id in hops)
             hops.clear()
     if todo:

@@ -120,15 +120,19 @@ def _update_sql(model: type[models.Model], columns: tuple[str, ...]) -> str:
     return f'UPDATE "{model._meta.db_table}" SET {assignments} WHERE "{pk}" = %s'
 
 
-def insert(instance: models.Model) -> None:
-    """INSERT every column of the instance (its primary key included)."""
+def insert(instance: models.Model, *, unless_present: bool = False) -> bool:
+    """INSERT every column of the instance (its primary key included); with
+    `unless_present`, nothing if a row with its primary key exists. Whether it inserted."""
     model = type(instance)
     fields, _ = _columns(model)
     connection = connections[DB]
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    execute(_insert_sql(model), params)
+    sql = _insert_sql(model) + (" ON CONFLICT DO NOTHING" if unless_present else "")
+    if not execute(sql, params):
+        return False
     instance._state.adding = False
     instance._state.db = DB
+    return True
 
 
 @functools.cache

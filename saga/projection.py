@@ -177,6 +177,12 @@ def _seen(saga: OrderSaga, env: Envelope) -> None:
 @projects(*FACT_EVENTS)
 def project_saga_event(event: Any, env: Envelope) -> None:
     """Runs inside the appending transaction: the row moves with the event or not at all."""
+    if isinstance(event, OrderPlaced):
+        # The first event of a saga: its row is new (one statement, not a read and a write).
+        saga = new_saga(event.order_id, env.recorded_at)
+        apply(saga, event, env)
+        if rows.insert(saga, unless_present=True):
+            return
     saga = rows.load(OrderSaga, event.order_id, lock=True)
     if saga is None:
         saga = new_saga(event.order_id, env.recorded_at)
