@@ -24,6 +24,7 @@ from orders.models import (
     IdempotencyKey,
     OrderSnapshot,
 )
+from outbox import rows
 from outbox.repository import AggregateRepository
 from outbox.sealing import seal
 from outbox.store import read_correlated
@@ -161,14 +162,16 @@ def send_confirmation_email(order_id: str) -> bool:
         order = _load(order_id)
         if not order.confirmation_email_due:
             return False
-        user = get_user_model().objects.filter(pk=order.customer_id).first()
-        address = getattr(user, "email", "") if user is not None else ""
+        user_model = get_user_model()
+        user = rows.first(user_model, **{user_model._meta.pk.name: int(order.customer_id)})
+        address = getattr(user, user_model.get_email_field_name(), "") if user else ""
         if not address:
             log.warning("order %s confirmed, but its customer has no e-mail address", order_id)
             return False
         orders.save(order, order.record_confirmation_email(address), correlation_id=order_id)
         dispatches = ConfirmationEmailDispatch.objects.using(MAIL_LOG_DB)
-        _, first = dispatches.get_or_create(order_id=order_id)
+        first = rows.insert(ConfirmationEmailDispatch(order_id=order_id), unless_present=True,
+                            using=MAIL_LOG_DB)
         if not first:
             log.warning("order %s: its confirmation e-mail went out on an attempt whose commit "
                         "failed; it is recorded, not sent again", order_id)

@@ -16,7 +16,6 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -24,7 +23,7 @@ from django.utils import timezone
 from outbox import registry, relay
 from outbox.context import message_context
 from outbox.models import Delivery
-from outbox.rows import decoded, fetchall
+from outbox.rows import decoded, fetchall, fetchone
 from outbox.store import Envelope, envelope_of
 
 log = logging.getLogger(__name__)
@@ -88,13 +87,9 @@ _TAKE = {
 
 
 def _take(delivery_id: int, expected_attempts: int | None) -> tuple[Any, ...] | None:
-    """Run the take statement as a server-side prepared statement (parsed and planned once
-    per connection: it runs once per delivery)."""
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_TAKE[settings.OUTBOX_ASYNC_COMMIT],
-                       [delivery_id, expected_attempts, expected_attempts], prepare=True)
-        return cursor.fetchone()
+    """Run the take statement (prepared on the server: it runs once per delivery)."""
+    return fetchone(_TAKE[settings.OUTBOX_ASYNC_COMMIT],
+                    [delivery_id, expected_attempts, expected_attempts])
 
 
 # The same for a group of deliveries, in one statement: `attempts` -1 means "any".

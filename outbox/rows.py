@@ -77,17 +77,35 @@ def _select_sql(model: type[models.Model], lock: bool) -> str:
 def load[M: models.Model](model: type[M], pk: Any, *, lock: bool = False) -> M | None:
     """The row as a model instance (FOR UPDATE with `lock`), or None."""
     row = fetchone(_select_sql(model, lock), [pk])
-    if row is None:
-        return None
+    return None if row is None else _instance(model, row, DB)
+
+
+def first[M: models.Model](model: type[M], *, using: str = DB, **equal: Any) -> M | None:
+    """The first row (by primary key) whose columns equal `equal`, or None."""
+    names = tuple(sorted(equal))
+    row = fetchone(_first_sql(model, names), [equal[name] for name in names], using=using)
+    return None if row is None else _instance(model, row, using)
+
+
+@functools.lru_cache(maxsize=256)
+def _first_sql(model: type[models.Model], names: tuple[str, ...]) -> str:
+    _, columns = _columns(model)
+    where = " AND ".join(f'"{model._meta.get_field(name).column}" = %s' for name in names)
+    pk = model._meta.pk.column  # type: ignore[union-attr]
+    return (f'SELECT {columns} FROM "{model._meta.db_table}" WHERE {where} '
+            f'ORDER BY "{pk}" LIMIT 1')
+
+
+def _instance[M: models.Model](model: type[M], row: tuple[Any, ...], using: str) -> M:
     fields, _ = _columns(model)
-    connection = connections[DB]
+    connection = connections[using]
     values = []
     for field, value in zip(fields, row, strict=True):
         # What the ORM does on a read: JSON text decoded, and the like.
         for convert in field.get_db_converters(connection):
             value = convert(value, None, connection)
         values.append(value)
-    return model.from_db(DB, [f.attname for f in fields], values)
+    return model.from_db(using, [f.attname for f in fields], values)
 
 
 def values_of(instance: models.Model) -> dict[str, Any]:
@@ -120,26 +138,38 @@ def _update_sql(model: type[models.Model], columns: tuple[str, ...]) -> str:
     return f'UPDATE "{model._meta.db_table}" SET {assignments} WHERE "{pk}" = %s'
 
 
-def insert(instance: models.Model, *, unless_present: bool = False) -> bool:
-    """INSERT every column of the instance (its primary key included); with
-    `unless_present`, nothing if a row with its primary key exists. Whether it inserted."""
+def insert(instance: models.Model, *, unless_present: bool = False, using: str = DB) -> bool:
+    """INSERT the instance (an auto primary key left unset is assigned by the database and
+    set on it); with `unless_present`, nothing if the row would break a unique constraint.
+    Whether it inserted."""
     model = type(instance)
-    fields, _ = _columns(model)
-    connection = connections[DB]
+    auto = instance.pk is None and isinstance(model._meta.pk, models.AutoField)
+    fields = _insert_fields(model, auto)
+    connection = connections[using]
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    sql = _insert_sql(model) + (" ON CONFLICT DO NOTHING" if unless_present else "")
-    if not execute(sql, params):
+    rows = fetchall(_insert_sql(model, auto, unless_present), params, using=using)
+    if not rows:
         return False
+    if auto:
+        instance.pk = rows[0][0]
     instance._state.adding = False
-    instance._state.db = DB
+    instance._state.db = using
     return True
 
 
+def _insert_fields(model: type[models.Model], auto: bool) -> tuple[models.Field[Any, Any], ...]:
+    fields, _ = _columns(model)
+    return tuple(f for f in fields if not (auto and f.primary_key))
+
+
 @functools.cache
-def _insert_sql(model: type[models.Model]) -> str:
-    fields, columns = _columns(model)
+def _insert_sql(model: type[models.Model], auto: bool, unless_present: bool) -> str:
+    fields = _insert_fields(model, auto)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    return f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES ({placeholders})'
+    pk = model._meta.pk.column  # type: ignore[union-attr]
+    return (f'INSERT INTO "{model._meta.db_table}" ({columns}) VALUES ({placeholders})'
+            + (" ON CONFLICT DO NOTHING" if unless_present else "") + f' RETURNING "{pk}"')
 
 
 def upsert(instance: models.Model) -> None:
@@ -160,4 +190,7 @@ def _upsert_sql(model: type[models.Model]) -> str:
     pk = model._meta.pk.column  # type: ignore[union-attr]
     updates = ", ".join(f'"{f.column}" = EXCLUDED."{f.column}"' for f in fields
                         if not f.primary_key)
-    return f"{_insert_sql(model)} ON CONFLICT (\"{pk}\") DO UPDATE SET {updates}"
+    fields_sql = ", ".join(f'"{f.column}"' for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    return (f'INSERT INTO "{model._meta.db_table}" ({fields_sql}) VALUES ({placeholders}) '
+            f'ON CONFLICT ("{pk}") DO UPDATE SET {updates}')

@@ -24,9 +24,9 @@ from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
+from outbox import rows
 from outbox.relay import parse_rates
 from payments.domain import DECLINE_REASON, DEFAULT_TOKEN
 from payments.models import GatewayCall, GatewayLedgerEntry
@@ -153,7 +153,8 @@ class SimulatedGateway:
         existing = self._original(GatewayLedgerEntry.Kind.CHARGE, idempotency_key)
         if existing is not None:
             return _charge_of(self._replay(op, existing, amount))
-        if self._calls(op, idempotency_key).filter(outcome=GatewayCall.Outcome.DECLINED).exists():
+        if rows.first(GatewayCall, using=PROVIDERS_DB, operation=op,
+                      idempotency_key=idempotency_key, outcome=GatewayCall.Outcome.DECLINED):
             self._log(op, idempotency_key, GatewayCall.Outcome.DECLINED, "replayed decline")
             raise PaymentRefused()
         if amount <= 0:
@@ -238,20 +239,17 @@ class SimulatedGateway:
     # --- the provider's books ---------------------------------------------------------------
 
     def _original(self, kind: str, idempotency_key: str) -> GatewayLedgerEntry | None:
-        return (GatewayLedgerEntry.objects.using(PROVIDERS_DB)
-                .filter(kind=kind, idempotency_key=idempotency_key, duplicate_of="").first())
+        return rows.first(GatewayLedgerEntry, using=PROVIDERS_DB, kind=kind,
+                          idempotency_key=idempotency_key, duplicate_of="")
 
     def _record(self, entry: GatewayLedgerEntry) -> GatewayLedgerEntry:
         """Write a new entry; if a concurrent request with the same key won, answer with its."""
-        try:
-            with transaction.atomic(using=PROVIDERS_DB):
-                entry.save(using=PROVIDERS_DB, force_insert=True)
+        if rows.insert(entry, unless_present=True, using=PROVIDERS_DB):
             return entry
-        except IntegrityError:
-            winner = self._original(entry.kind, entry.idempotency_key)
-            if winner is None:
-                raise
-            return winner
+        winner = self._original(entry.kind, entry.idempotency_key)
+        if winner is None:
+            raise RuntimeError(f"ledger entry {entry.entry_id} collided with another id")
+        return winner
 
     def _replay(self, op: str, existing: GatewayLedgerEntry, amount: Decimal) -> GatewayLedgerEntry:
         if existing.amount != amount:
@@ -268,8 +266,8 @@ class SimulatedGateway:
             operation=op, idempotency_key=idempotency_key)
 
     def _log(self, op: str, idempotency_key: str, outcome: str, detail: str = "") -> None:
-        GatewayCall.objects.using(PROVIDERS_DB).create(
-            operation=op, idempotency_key=idempotency_key, outcome=outcome, detail=detail[:200])
+        rows.insert(GatewayCall(operation=op, idempotency_key=idempotency_key, outcome=outcome,
+                                detail=detail[:200]), using=PROVIDERS_DB)
 
     def _roll(self, fault: str) -> bool:
         rate = self.faults.get(fault, 0.0)

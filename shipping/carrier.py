@@ -24,6 +24,7 @@ from typing import Protocol
 from django.conf import settings
 from django.utils import timezone
 
+from outbox import rows
 from outbox.relay import parse_rates
 from shipping.domain import REFUSED_ADDRESS
 from shipping.events import Address
@@ -114,15 +115,14 @@ class SimulatedCarrier:
         self._fail_at_random()
         if address.postal_code.strip() == REFUSED_POSTAL_CODE:
             raise CarrierRefused()
-        entry, _ = CarrierLedgerEntry.objects.using(PROVIDERS_DB).get_or_create(
-            idempotency_key=idempotency_key,
-            defaults={
-                "shipment_id": f"shp_{uuid.uuid4().hex[:20]}",
-                "tracking_code": f"TRK{uuid.uuid4().int % 10**12:012d}",
-                "order_id": order_id,
-                "address": asdict(address),
-            },
-        )
+        entry = CarrierLedgerEntry(
+            idempotency_key=idempotency_key, shipment_id=f"shp_{uuid.uuid4().hex[:20]}",
+            tracking_code=f"TRK{uuid.uuid4().int % 10**12:012d}", order_id=order_id,
+            address=asdict(address))
+        if not rows.insert(entry, unless_present=True, using=PROVIDERS_DB):
+            # Booked under this key before: the first booking is the answer.
+            entry = rows.first(CarrierLedgerEntry, using=PROVIDERS_DB,
+                               idempotency_key=idempotency_key)  # type: ignore[assignment]
         self._lose_response_at_random()
         return _booking_of(entry)
 
