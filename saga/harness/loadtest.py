@@ -105,12 +105,12 @@ def run_loadtest(opts: LoadOptions, ui: Progress) -> dict[str, Any]:
     with target(label="load", ui=ui, config=config, customers=opts.clients,
                 attach=opts.attach, tokens=opts.tokens, scratch=opts.scratch,
                 keep=opts.keep) as run:
-        report = _measure(run, opts, ui)
+        report = measure(run, opts, ui)
         run.keep = run.keep or not report["ok"]
         return report
 
 
-def _measure(run: Target, opts: LoadOptions, ui: Progress) -> dict[str, Any]:
+def measure(run: Target, opts: LoadOptions, ui: Progress) -> dict[str, Any]:
     mix = OrderMix(tuple(run.catalogue.skus))
     clients = OrderClients(run.base_url, run.tokens, mix, count=opts.orders,
                            duration=opts.duration, rate=opts.rate, seed=opts.seed)

@@ -1,4 +1,4 @@
-"""The real system as child processes: gunicorn, two or more Celery workers, beat on the
+"""The real system as child processes: gunicorn, one or more Celery workers, beat on the
 DatabaseScheduler. Each runs in its own session (process group), so Ctrl-C reaches only the
 harness, which then stops them in order; a SIGKILL of the group is a machine dying.
 

@@ -41,8 +41,8 @@ class Command(BaseCommand):
         parser.add_argument("--idle-duration", type=float, help="seconds of the idle step (10)")
         parser.add_argument("--deadline", type=float,
                             help="seconds for a step's orders to finish (300)")
-        parser.add_argument("--workers", type=int, help="Celery workers (2)")
-        parser.add_argument("--concurrency", type=int, help="prefork processes per worker (2)")
+        parser.add_argument("--workers", type=int, help="Celery workers (1)")
+        parser.add_argument("--concurrency", type=int, help="prefork processes per worker (4)")
         parser.add_argument("--web-workers", type=int, help="gunicorn workers (2)")
         parser.add_argument("--web-threads", type=int, help="threads per gunicorn worker (4)")
         parser.add_argument("--system-env", default="",
