@@ -73,17 +73,24 @@ WHERE d.id = locked.id AND e.id = d.event_id
 RETURNING d.handler, d.attempts - 1, e.id, e.stream_type, e.stream_id, e.version, e.event_type,
           e.schema_version, e.payload, e.metadata, e.correlation_id, e.recorded_at
 """
-# With OUTBOX_ASYNC_COMMIT, the same statement also makes its transaction commit without
-# waiting for the WAL flush (SET LOCAL, so only delivery transactions): a commit lost in a
-# database crash leaves the delivery pending, and it simply runs again.
-_TAKE = {
-    False: _TAKE_SQL.format(async_commit="", also=""),
-    True: _TAKE_SQL.format(
-        async_commit=",\nno_wait AS MATERIALIZED (\n"
-        "    SELECT set_config('synchronous_commit', 'off', true)\n)",
-        also=", no_wait",
-    ),
-}
+
+
+def _commit_variants(sql: str) -> dict[bool, str]:
+    """The take statement as is, and (for OUTBOX_ASYNC_COMMIT) one that also makes its
+    transaction commit without waiting for the WAL flush (SET LOCAL, so only delivery
+    transactions): a commit lost in a database crash leaves the delivery pending, and it
+    simply runs again."""
+    return {
+        False: sql.format(async_commit="", also=""),
+        True: sql.format(
+            async_commit=",\nno_wait AS MATERIALIZED (\n"
+            "    SELECT set_config('synchronous_commit', 'off', true)\n)",
+            also=", no_wait",
+        ),
+    }
+
+
+_TAKE = _commit_variants(_TAKE_SQL)
 
 
 def _take(delivery_id: int, expected_attempts: int | None) -> tuple[Any, ...] | None:
@@ -108,14 +115,7 @@ WHERE d.id = locked.id AND e.id = d.event_id
 RETURNING d.id, d.handler, d.attempts - 1, e.id, e.stream_type, e.stream_id, e.version,
           e.event_type, e.schema_version, e.payload, e.metadata, e.correlation_id, e.recorded_at
 """
-_TAKE_GROUP = {
-    False: _TAKE_GROUP_SQL.format(async_commit="", also=""),
-    True: _TAKE_GROUP_SQL.format(
-        async_commit=",\nno_wait AS MATERIALIZED (\n"
-        "    SELECT set_config('synchronous_commit', 'off', true)\n)",
-        also=", no_wait",
-    ),
-}
+_TAKE_GROUP = _commit_variants(_TAKE_GROUP_SQL)
 
 
 @dataclass
@@ -147,15 +147,9 @@ def run_group(items: list[tuple[int, int | None]]) -> GroupRun:
             taken = sorted(fetchall(_TAKE_GROUP[settings.OUTBOX_ASYNC_COMMIT], [ids, expected]))
             for delivery_id, handler, attempts_seen, *columns in taken:
                 env = _envelope(columns)
-                context = {"correlation": env.correlation_id, "causation": str(env.id),
-                           "by": f"handler:{handler}"}
+                context = _log_context(handler, env)
                 current = (delivery_id, attempts_seen, context)
-                sub = registry.subscription(handler, env.event_type)
-                with message_context(**context):
-                    sub.func(env.event, env)
-                if connection.needs_rollback:
-                    raise HandlerSwallowedError(f"{handler} caught an error that doomed its "
-                                                "transaction; let it propagate instead")
+                _handle(handler, env, context)
             current = None
     except Exception as exc:
         connection.close_if_unusable_or_obsolete()
@@ -166,6 +160,25 @@ def run_group(items: list[tuple[int, int | None]]) -> GroupRun:
         delivery_id, attempts_seen, context = current
         return GroupRun(rolled_back=True, failed=(delivery_id, attempts_seen, exc, context))
     return GroupRun(ran=len(taken))
+
+
+def _log_context(handler: str, env: Envelope) -> dict[str, str]:
+    """The handler's log lines, and a failure's, carry the event's ids."""
+    return {"correlation": env.correlation_id, "causation": str(env.id),
+            "by": f"handler:{handler}"}
+
+
+def _handle(handler: str, env: Envelope, context: dict[str, str]) -> None:
+    """Run one handler inside the delivery's (or group's) transaction."""
+    sub = registry.subscription(handler, env.event_type)
+    with message_context(**context):
+        sub.func(env.event, env)
+    if connection.needs_rollback:
+        # Services join this transaction without savepoints: a handler that swallowed an
+        # error raised inside one would otherwise be rolled back without a word, and the
+        # delivery run again and again.
+        raise HandlerSwallowedError(f"{handler} caught an error that doomed its "
+                                    "transaction; let it propagate instead")
 
 
 def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Outcome:
@@ -185,18 +198,8 @@ def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Outc
                 return Outcome.SKIPPED  # done or dead, held by another worker, stale, or gone
             handler, attempts_seen, *columns = taken
             env = _envelope(columns)
-            # The handler's log lines, and a failure's below, carry the event's ids.
-            context = {"correlation": env.correlation_id, "causation": str(env.id),
-                       "by": f"handler:{handler}"}
-            sub = registry.subscription(handler, env.event_type)
-            with message_context(**context):
-                sub.func(env.event, env)
-            if connection.needs_rollback:
-                # Services join this transaction without savepoints: a handler that swallowed
-                # an error raised inside one would otherwise be rolled back without a word,
-                # and the delivery run again and again.
-                raise HandlerSwallowedError(f"{handler} caught an error that doomed its "
-                                            "transaction; let it propagate instead")
+            context = _log_context(handler, env)
+            _handle(handler, env, context)
         return Outcome.DONE
     except Exception as exc:
         with message_context(**context):
