@@ -150,3 +150,13 @@ def broker() -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def fresh_throttles() -> Iterator[None]:
+    """Throttle counters live in the Redis cache: each test starts and leaves it empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

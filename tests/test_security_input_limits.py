@@ -8,13 +8,12 @@ nested deeper than 16 levels or malformed a 400; an order has 1 to 100 lines.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -26,18 +25,11 @@ from orders.events import ShippingAddress
 from orders.models import OrderView
 from outbox.models import Event
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 LIMIT = 64 * 1024
 ADDRESS = {"name": "Ada", "line1": "1 Way", "city": "Town", "postal_code": "12345",
            "country": "DE"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -21,23 +21,17 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inventory import services as inventory
 from tests.conftest import ROOT, Proc, wait_for
 
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
+
 ADDRESS = {"name": "Ada", "line1": "1 Way", "city": "Town", "postal_code": "12345",
            "country": "DE"}
 ORDER = {"lines": [{"sku": "SKU-1", "quantity": 1}], "shipping_address": ADDRESS}
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

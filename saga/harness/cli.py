@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from saga.harness.report import Progress, Silent, write_json
 
 
 def comma_list(text: str) -> list[str]:
@@ -32,3 +38,32 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def add_report_arguments(parser: CommandParser, output: Path, name: str) -> None:
+    """--output, --label and --quiet, as every harness command has them."""
+    parser.add_argument("--output", type=Path, default=output,
+                        help=f"the JSON report (bench-results/{name}.json)")
+    parser.add_argument("--label", default="",
+                        help="a note kept in the report (e.g. 'shared machine, busy')")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def run_and_report(command: BaseCommand, run: Callable[[Any], dict[str, Any]],
+                   summary: Callable[[dict[str, Any]], str], o: dict[str, Any],
+                   what: str) -> None:
+    """Run (SIGTERM and Ctrl-C stop everything it started), write the JSON report, print
+    its summary; a failed run exits with status 1."""
+    ui = Silent() if o["quiet"] else Progress()
+    try:
+        with sigterm_as_interrupt():
+            report = run(ui)
+    except KeyboardInterrupt:
+        raise CommandError("interrupted: everything the run started is stopped",
+                           returncode=130) from None
+    write_json(report, o["output"])
+    ui.say("")
+    command.stdout.write(summary(report))
+    command.stdout.write(f"report: {o['output']}")
+    if not report["ok"]:
+        raise CommandError(f"{what} failed: " + "; ".join(report["failures"]))

@@ -10,16 +10,19 @@ any server error from the API. The report goes to --output (bench-results/chaos.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from saga.harness.chaos import ChaosOptions, default_output, run_chaos
 from saga.harness.chaos_summary import summary
-from saga.harness.cli import comma_list, customer_tokens, sigterm_as_interrupt
+from saga.harness.cli import (
+    add_report_arguments,
+    comma_list,
+    customer_tokens,
+    run_and_report,
+)
 from saga.harness.faults import DEFAULT_FAULT_ENV, PROCESS_FAULTS
-from saga.harness.report import Progress, Silent, write_json
 
 
 class Command(BaseCommand):
@@ -59,11 +62,7 @@ class Command(BaseCommand):
                                  "and REDIS_URL must be its own)")
         parser.add_argument("--tokens", default="", help="customers' API tokens, for --attach")
         parser.add_argument("--seed", type=int, help="random seed (orders and fault schedule)")
-        parser.add_argument("--output", type=Path, default=default_output(),
-                            help="the JSON report (bench-results/chaos.json)")
-        parser.add_argument("--label", default="",
-                            help="a note kept in the report (e.g. 'shared machine, busy')")
-        parser.add_argument("--quiet", action="store_true", help="no progress output")
+        add_report_arguments(parser, default_output(), "chaos")
 
     def handle(self, *args: Any, **o: Any) -> None:
         unknown = set(comma_list(o["faults"])) - set(PROCESS_FAULTS)
@@ -82,16 +81,4 @@ class Command(BaseCommand):
             keep=o["keep"], attach=o["attach"],
             tokens=customer_tokens(comma_list(o["tokens"]), o["clients"]), seed=o["seed"],
             label=o["label"])
-        ui = Silent() if o["quiet"] else Progress()
-        try:
-            with sigterm_as_interrupt():
-                report = run_chaos(opts, ui)
-        except KeyboardInterrupt:
-            raise CommandError("interrupted: everything the run started is stopped",
-                               returncode=130) from None
-        write_json(report, o["output"])
-        ui.say("")
-        self.stdout.write(summary(report))
-        self.stdout.write(f"report: {o['output']}")
-        if not report["ok"]:
-            raise CommandError("chaos run failed: " + "; ".join(report["failures"]))
+        run_and_report(self, lambda ui: run_chaos(opts, ui), summary, o, "chaos run")

@@ -11,14 +11,17 @@ pending at the deadline or the API answered a server error.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from saga.harness.cli import comma_list, customer_tokens, sigterm_as_interrupt
+from saga.harness.cli import (
+    add_report_arguments,
+    comma_list,
+    customer_tokens,
+    run_and_report,
+)
 from saga.harness.loadtest import LoadOptions, default_output, run_loadtest, summary
-from saga.harness.report import Progress, Silent, write_json
 
 
 class Command(BaseCommand):
@@ -51,11 +54,7 @@ class Command(BaseCommand):
         parser.add_argument("--sample-every", type=float, default=1.0,
                             help="seconds between backlog/CPU/memory samples (1)")
         parser.add_argument("--seed", type=int, help="random seed of the order mix")
-        parser.add_argument("--output", type=Path, default=default_output(),
-                            help="the JSON report (bench-results/loadtest.json)")
-        parser.add_argument("--label", default="",
-                            help="a note kept in the report (e.g. 'shared machine, busy')")
-        parser.add_argument("--quiet", action="store_true", help="no progress output")
+        add_report_arguments(parser, default_output(), "loadtest")
 
     def handle(self, *args: Any, **o: Any) -> None:
         duration = o["duration"] if o["duration"] or o["orders"] else 30.0
@@ -67,17 +66,5 @@ class Command(BaseCommand):
             keep=o["keep"], attach=o["attach"],
             tokens=customer_tokens(comma_list(o["tokens"]), o["clients"]), seed=o["seed"],
             label=o["label"], sample_every=o["sample_every"])
-        ui = Silent() if o["quiet"] else Progress()
-        try:
-            with sigterm_as_interrupt():
-                report = run_loadtest(opts, ui)
-        except KeyboardInterrupt:
-            raise CommandError("interrupted: everything the run started is stopped",
-                               returncode=130) from None
-        write_json(report, o["output"])
-        ui.say("")
-        self.stdout.write(summary(report))
-        self.stdout.write(f"report: {o['output']}")
-        if not report["ok"]:
-            raise CommandError("load test failed: " + "; ".join(report["failures"]))
+        run_and_report(self, lambda ui: run_loadtest(opts, ui), summary, o, "load test")
 
