@@ -23,8 +23,8 @@ from django.utils import timezone
 from outbox import registry, relay
 from outbox.context import message_context
 from outbox.models import Delivery
-from outbox.rows import decoded, fetchall, fetchone
-from outbox.store import Envelope, envelope_of
+from outbox.rows import fetchall, fetchone
+from outbox.store import Envelope, envelope_of_row
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def run_group(items: list[tuple[int, int | None]]) -> GroupRun:
         with transaction.atomic():
             taken = sorted(fetchall(_TAKE_GROUP[settings.OUTBOX_ASYNC_COMMIT], [ids, expected]))
             for delivery_id, handler, attempts_seen, *columns in taken:
-                env = _envelope(columns)
+                env = envelope_of_row(columns)
                 context = _log_context(handler, env)
                 current = (delivery_id, attempts_seen, context)
                 _handle(handler, env, context)
@@ -197,23 +197,13 @@ def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Outc
             if taken is None:
                 return Outcome.SKIPPED  # done or dead, held by another worker, stale, or gone
             handler, attempts_seen, *columns = taken
-            env = _envelope(columns)
+            env = envelope_of_row(columns)
             context = _log_context(handler, env)
             _handle(handler, env, context)
         return Outcome.DONE
     except Exception as exc:
         with message_context(**context):
             return record_failure(delivery_id, exc, attempts_seen)
-
-
-def _envelope(columns: list[Any]) -> Envelope:
-    (event_id, stream_type, stream_id, version, event_type, schema_version, payload, metadata,
-     correlation_id, recorded_at) = columns
-    return envelope_of(
-        event_id=event_id, stream_type=stream_type, stream_id=stream_id, version=version,
-        event_type=event_type, schema_version=schema_version, payload=decoded(payload),
-        metadata=decoded(metadata) or {}, correlation_id=correlation_id, recorded_at=recorded_at,
-    )
 
 
 def _run_alone(delivery_id: int, expected_attempts: int | None) -> Outcome:

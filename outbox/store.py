@@ -275,14 +275,18 @@ def read_correlated(correlation_id: str, event_types: Sequence[str] | None = Non
 
 
 def _envelopes(sql: str, params: list[Any]) -> list[Envelope]:
-    return [
-        envelope_of(event_id=event_id, stream_type=stream_type, stream_id=stream_id,
-                    version=version, event_type=event_type, schema_version=schema_version,
-                    payload=decoded(payload), metadata=decoded(metadata) or {},
-                    correlation_id=correlation_id, recorded_at=recorded_at)
-        for (event_id, stream_type, stream_id, version, event_type, schema_version, payload,
-             metadata, correlation_id, recorded_at) in fetchall(sql, params)
-    ]
+    return [envelope_of_row(row) for row in fetchall(sql, params)]
+
+
+def envelope_of_row(row: Sequence[Any]) -> Envelope:
+    """An envelope from a raw row of `id, <_EVENT_COLUMNS>` (the hot paths read events so)."""
+    (event_id, stream_type, stream_id, version, event_type, schema_version, payload, metadata,
+     correlation_id, recorded_at) = row
+    return envelope_of(
+        event_id=event_id, stream_type=stream_type, stream_id=stream_id, version=version,
+        event_type=event_type, schema_version=schema_version, payload=decoded(payload),
+        metadata=decoded(metadata) or {}, correlation_id=correlation_id, recorded_at=recorded_at,
+    )
 
 
 def payload_of(ev: DomainEvent) -> dict[str, Any]:
