@@ -14,6 +14,7 @@ Each check returns a `Check` with every violation (the report shows the first fe
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -54,12 +55,20 @@ class Check:
                 "violations": self.violations[:limit], "notes": self.notes}
 
 
-def run_audit(*, strict: bool = False, now: datetime | None = None) -> list[Check]:
+def run_audit(*, strict: bool = False, now: datetime | None = None,
+              progress: Callable[[int, int], object] | None = None) -> list[Check]:
     """Every invariant, in order. `strict`: a saga still in flight is a violation too (for a
-    system at rest, e.g. after a chaos run has drained)."""
-    now = now or timezone.now()
-    return [check_deliveries(now), check_stock(), check_money(), check_shipments(),
-            check_sagas(now, strict=strict), check_read_models()]
+    system at rest, e.g. after a chaos run has drained). `progress(done, total)` after each."""
+    at = now or timezone.now()
+    steps: list[Callable[[], Check]] = [
+        lambda: check_deliveries(at), check_stock, check_money, check_shipments,
+        lambda: check_sagas(at, strict=strict), check_read_models]
+    checks = []
+    for step in steps:
+        checks.append(step())
+        if progress:
+            progress(len(checks), len(steps))
+    return checks
 
 
 def check_deliveries(now: datetime) -> Check:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from common.progress import Progress
 from saga.audit import run_audit
 
 SHOWN = 10
@@ -23,7 +24,10 @@ class Command(BaseCommand):
                             help="a saga still in flight is a violation (a system at rest)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        checks = run_audit(strict=options["strict"])
+        # On stderr: --json's stdout stays one JSON document.
+        progress = Progress(self.stderr._out)
+        checks = run_audit(strict=options["strict"], progress=progress.counter("audit", "checks"))
+        progress.close()
         ok = all(check.ok for check in checks)
         if options["json"]:
             self.stdout.write(json.dumps({"ok": ok, "checks": [c.as_json() for c in checks]},

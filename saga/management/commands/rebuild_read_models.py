@@ -13,6 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from common.progress import Progress
+
 CONTEXTS = ["orders", "inventory", "payments", "shipping", "saga"]
 # Where each context keeps its rebuild (the saga app has no services module).
 MODULES = {"saga": "saga.rebuild"}
@@ -41,28 +43,14 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown context(s): {', '.join(sorted(unknown))}; "
                                f"choose from {', '.join(CONTEXTS)}")
-        live = self.stdout.isatty()  # a terminal redraws one line; a log gets one per report
+        progress = Progress(self.stdout._out)
         for context in wanted:
             rebuild = rebuild_function(context)
             if rebuild is None:
                 self.stdout.write(f"{context}: no read models to rebuild, skipped")
                 continue
             started = time.monotonic()
-            count = rebuild(progress=self._progress(context, live))
+            count = rebuild(progress=progress.counter(context))
             elapsed = time.monotonic() - started
-            if live:
-                self.stdout.write("\r\033[K", ending="")
+            progress.close()
             self.stdout.write(self.style.SUCCESS(f"{context}: done, {count} in {elapsed:.1f}s"))
-
-    def _progress(self, context: str, live: bool) -> Callable[..., None]:
-        def show(done: int, total: int | None = None, *_: Any) -> None:
-            of = f"/{total}" if total else ""
-            percent = f" ({100 * done // total}%)" if total else ""
-            line = f"{context}: {done}{of}{percent}"
-            if live:
-                self.stdout.write(f"\r\033[K{line}", ending="")
-                self.stdout.flush()
-            else:
-                self.stdout.write(line)
-
-        return show
