@@ -1,5 +1,6 @@
 """Settings from the environment (12-factor); defaults work on a developer machine."""
 
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -44,6 +45,10 @@ INSTALLED_APPS = [
 ]
 if env.bool("SAGA_TEST_APPS", default=False):
     INSTALLED_APPS.append("tests.probe")  # a probe context for the outbox's own tests
+# The lab (benchmarks, load test, chaos harness) is a folder of the clone that neither
+# `pip install .` nor the image ships: its commands exist wherever it can be imported.
+if importlib.util.find_spec("lab") is not None:
+    INSTALLED_APPS.append("lab")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,8 +1,0 @@
-"""BASELINE ONLY: the project's settings, with the naive chain's URLconf (saga.bench.naive) and
-its tasks imported by the Celery workers. Used by `manage.py bench` for the naive baseline's
-own gunicorn and workers, never by the system."""
-
-from config.settings import *  # noqa: F403
-
-ROOT_URLCONF = "saga.bench.naive"
-CELERY_IMPORTS = ["saga.bench.naive"]
