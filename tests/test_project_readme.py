@@ -31,3 +31,14 @@ def test_the_readme_commands_exist_and_are_executable():
                     ".ci/run"):
         assert f"`{command}" in README
         assert os.access(ROOT / command, os.X_OK), f"{command} is not executable"
+
+
+def test_the_layout_section_names_every_top_level_folder():
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    folders = {path.split("/")[0] for path in tracked if "/" in path and path[0] != "."}
+    layout = README.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^([a-z_]+)/ ", layout, flags=re.MULTILINE))
+    assert folders <= listed, f"add to README's layout: {sorted(folders - listed)}"
