@@ -20,6 +20,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install -r /tmp/requirements.txt \
     && pip install --no-deps -r requirements/no-deps.txt
 
+# The application; .dockerignore leaves out lab/ (the measurement tooling) and local state.
 COPY . .
 RUN pip install --no-deps . \
     && useradd --system --uid 10001 --home-dir /app app
