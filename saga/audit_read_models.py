@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
-from inventory import services as inventory_services
+from inventory import projections as inventory_projections
 from inventory.models import Product, Reservation, Stock
 from orders.models import CatalogueEntry, OrderView
 from orders.projections import VIEW_EVENTS, fold_into_view
@@ -24,7 +24,7 @@ from payments.models import PaymentSnapshot
 from saga.models import OrderSaga
 from saga.projection import FACT_FIELDS
 from saga.rebuild import fold_events
-from shipping import services as shipping_services
+from shipping import projections as shipping_projections
 from shipping.models import Shipment
 
 if TYPE_CHECKING:
@@ -36,11 +36,11 @@ def check_read_models() -> Check:
 
     check = Check(6, "the read models equal a rebuild from the event store")
     _orders(check)
-    products, stocks, reservations = inventory_services.read_models_from_events()
+    products, stocks, reservations = inventory_projections.read_models_from_events()
     _compare(check, "inventory product", products, Product.objects.all())
     _compare(check, "inventory stock", stocks, Stock.objects.all())
     _compare(check, "inventory reservation", reservations, Reservation.objects.all())
-    _compare(check, "shipment", shipping_services.read_models_from_events(),
+    _compare(check, "shipment", shipping_projections.read_models_from_events(),
              Shipment.objects.all())
     _payments(check)
     _sagas(check)
