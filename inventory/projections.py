@@ -2,9 +2,9 @@
 `Reservation` rows, projected in the transaction that appends their events, and rebuilt from
 the event store by the same folds (so a rebuild equals them).
 
-One move is not projected: the hold. It is the reservation's decision itself (a guarded update
-that either takes the units or finds a shortage, see inventory.stock), taken before
-StockReserved exists; a rebuild counts it from StockReserved.
+The moves of the semantic lock (hold, release, commit) are not projected: they are the
+reservation's decision, made by the service with its events (see inventory.stock); the rebuild
+counts them with the same `moves_of`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from inventory.events import (
     StockReserved,
 )
 from inventory.models import Product, Reservation, Stock
-from inventory.stock import StockMove, move_all
+from inventory.stock import StockMove, move_all, moves_of
 from outbox import rows
 from outbox.contracts import DomainEvent
 from outbox.models import Event
@@ -39,25 +39,14 @@ READ_MODELS = (Product, Stock, Reservation)
 RESERVATION_EVENTS = (StockReserved, StockReservationFailed, StockReleased, StockCommitted,
                       OrderCancellationNoted)
 Status = domain.ReservationStatus
+# What a later ProductAdded of a known sku changes (the stream says so: a re-pricing).
+PRODUCT_CHANGES = ("name", "price")
 
 
 def catalogue_rows(event: ProductAdded, at: datetime) -> tuple[Product, Stock]:
     """A new product's catalogue row and its (empty) stock row."""
     product = Product(sku=event.sku, name=event.name, price=event.price, added_at=at)
     return product, Stock(sku_id=event.sku, on_hand=0, held=0)
-
-
-def stock_moves(event: DomainEvent) -> list[StockMove]:
-    """The stock moves an event announces (the hold excepted: see the module's docstring)."""
-    match event:
-        case GoodsReceived(sku=sku, quantity=quantity):
-            return [StockMove(sku, on_hand=quantity)]
-        case StockReleased(lines=lines):
-            return [StockMove(line.sku, held=-line.quantity) for line in lines]
-        case StockCommitted(lines=lines):
-            return [StockMove(line.sku, on_hand=-line.quantity, held=-line.quantity)
-                    for line in lines]
-    return []
 
 
 def reservation_changes(event: DomainEvent) -> dict[str, Any]:
@@ -95,13 +84,13 @@ def fold_reservation(row: Reservation, event: DomainEvent, at: datetime) -> dict
 @projects(ProductAdded)
 def project_product(event: ProductAdded, env: Envelope) -> None:
     product, stock = catalogue_rows(event, env.recorded_at)
-    rows.insert(product)
-    rows.insert(stock)
+    rows.upsert(product, fields=PRODUCT_CHANGES)
+    rows.insert(stock, unless_present=True)
 
 
-@projects(GoodsReceived, StockReleased, StockCommitted)
-def project_stock_moves(event: DomainEvent, env: Envelope) -> None:
-    move_all(stock_moves(event))
+@projects(GoodsReceived)
+def project_goods_received(event: GoodsReceived, env: Envelope) -> None:
+    move_all(moves_of(event))
 
 
 @projects(*RESERVATION_EVENTS)
@@ -131,16 +120,16 @@ def read_models_from_events() -> tuple[list[Product], list[Stock], list[Reservat
     catalogue: dict[str, Product] = {}
     stocks: dict[str, Stock] = {}
     for _, event, at in _stream_events(domain.Product.stream_type):
-        if isinstance(event, ProductAdded):
+        if isinstance(event, ProductAdded) and event.sku in catalogue:
+            for name in PRODUCT_CHANGES:
+                setattr(catalogue[event.sku], name, getattr(event, name))
+        elif isinstance(event, ProductAdded):
             catalogue[event.sku], stocks[event.sku] = catalogue_rows(event, at)
-        _apply(stocks, stock_moves(event))
+        _apply(stocks, moves_of(event))
     bookings: dict[str, Reservation] = {}
     for order_id, event, at in _stream_events(domain.Reservation.stream_type):
         row = bookings.setdefault(order_id, new_reservation(order_id))
-        if isinstance(event, StockReserved) and row.status != Status.HELD:
-            # The hold the decision took (a renewed hold takes nothing new).
-            _apply(stocks, [StockMove(line.sku, held=line.quantity) for line in event.lines])
-        _apply(stocks, stock_moves(event))
+        _apply(stocks, moves_of(event, renewal=row.status == Status.HELD))
         fold_reservation(row, event, at)
     return list(catalogue.values()), list(stocks.values()), list(bookings.values())
 

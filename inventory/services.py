@@ -49,8 +49,7 @@ def receive_goods(sku: str, quantity: int, *, actor: str | None = None) -> None:
 
 
 def _save_reservation(reservation: domain.Reservation, events: Sequence[DomainEvent]) -> None:
-    # The reservation row and the stock moves that follow the events (all but the hold,
-    # taken by the decision) are written by inventory.projections, in this transaction.
+    # The reservation row is written by inventory.projections, in this transaction.
     reservations.save(reservation, events, correlation_id=reservation.id)
 
 
@@ -80,6 +79,8 @@ def release_stock(order_id: str, reason: str) -> list[DomainEvent]:
     with transaction.atomic(savepoint=False):
         reservation = reservations.get(order_id) or domain.Reservation(order_id)
         events = reservation.release(reason)
+        for ev in events:
+            stock.move_all(stock.moves_of(ev))  # held -= q: the semantic lock's, with its event
         _save_reservation(reservation, events)
     return events
 
@@ -90,6 +91,8 @@ def commit_stock(order_id: str) -> list[DomainEvent]:
     with transaction.atomic(savepoint=False):
         reservation = reservations.get(order_id) or domain.Reservation(order_id)
         events = reservation.commit()
+        for ev in events:
+            stock.move_all(stock.moves_of(ev))  # the held units leave: with its event
         _save_reservation(reservation, events)
     return events
 

@@ -1,7 +1,10 @@
 """Stock moves: commutative, guarded updates (`held = held + q WHERE on_hand - held >= q`),
-never absolute writes. The hold is taken here by the reservation's decision (it is the semantic
-lock: whether it went through decides StockReserved or StockReservationFailed); every other
-move follows an event and is applied by inventory.projections through `move_all`.
+never absolute writes.
+
+The moves of the semantic lock (hold, release, commit) are the reservation's decision: the
+service makes them with its events, so a guard that fails refuses the command (a hold that does
+not go through is StockReservationFailed). Goods received are a projector's (inventory.projections).
+`moves_of` says what each event moves, for both and for the rebuild.
 
 Why this is race-free without retries: under READ COMMITTED, a second transaction updating the
 same stock row waits for the first one's row lock, then re-evaluates its WHERE against the row
@@ -16,7 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from inventory.domain import Shortage
-from inventory.events import ReservedLine
+from inventory.events import (
+    GoodsReceived,
+    ReservedLine,
+    StockCommitted,
+    StockReleased,
+    StockReserved,
+)
+from outbox.contracts import DomainEvent
 from outbox.rows import execute, fetchone
 
 
@@ -57,6 +67,21 @@ class StockMove:
     sku: str
     on_hand: int = 0
     held: int = 0
+
+
+def moves_of(event: DomainEvent, *, renewal: bool = False) -> list[StockMove]:
+    """The stock moves an event announces (a renewed hold takes nothing new)."""
+    match event:
+        case GoodsReceived(sku=sku, quantity=quantity):
+            return [StockMove(sku, on_hand=quantity)]
+        case StockReserved(lines=lines) if not renewal:
+            return [StockMove(line.sku, held=line.quantity) for line in lines]
+        case StockReleased(lines=lines):
+            return [StockMove(line.sku, held=-line.quantity) for line in lines]
+        case StockCommitted(lines=lines):
+            return [StockMove(line.sku, on_hand=-line.quantity, held=-line.quantity)
+                    for line in lines]
+    return []
 
 
 def move_all(moves: Iterable[StockMove]) -> None:
