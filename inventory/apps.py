@@ -5,4 +5,4 @@ class InventoryConfig(AppConfig):
     name = "inventory"
 
     def ready(self) -> None:
-        from inventory import handlers  # noqa: F401  (registers the handlers)
+        from inventory import handlers, projections  # noqa: F401  (handlers and projectors)

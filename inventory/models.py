@@ -1,7 +1,8 @@
 """Inventory's tables: the aggregates' snapshots, the catalogue, the stock and the reservations.
 
-The catalogue and reservation rows are read models (rebuildable from the event store, see
-services.rebuild_read_models). The stock row is also what the guarded updates lock and check.
+The catalogue, stock and reservation rows are read models, written by inventory.projections and
+rebuildable from the event store. The stock row is also the semantic lock: the reservation's
+guarded updates (inventory.stock) hold, release and commit its units with their events.
 """
 
 from django.db import models

@@ -3,26 +3,20 @@ one transaction (the caller's, when there is one: a delivery's or a request's)."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from inventory import domain, stock
-from inventory.events import StockCommitted, StockReleased
-from inventory.models import Product, ProductSnapshot, Reservation, ReservationSnapshot, Stock
+from inventory import domain, projections, stock
+from inventory.models import Product, ProductSnapshot, ReservationSnapshot
 from outbox.contracts import DomainEvent
-from outbox.models import Event
 from outbox.repository import AggregateRepository
-from outbox.rows import upsert
-from outbox.store import ConcurrencyError, envelope
-
-# progress(done, total), called while a rebuild writes its rows.
-Progress = Callable[[int, int], None]
+from outbox.store import ConcurrencyError
 
 products = AggregateRepository(domain.Product, ProductSnapshot)
 reservations = AggregateRepository(domain.Reservation, ReservationSnapshot)
@@ -36,17 +30,14 @@ def add_product(sku: str, name: str, price: Decimal, *, actor: str | None = None
         product = products.get(sku) or domain.Product(sku)
         events = product.add(name, price)
         try:
-            rows = products.save(product, events, actor=actor)
+            products.save(product, events, actor=actor)
         except ConcurrencyError:
             # Another request added the same sku between our read and our write.
             raise domain.ProductAlreadyExists(
                 f"a product with sku {sku!r} already exists"
             ) from None
-        row = Product.objects.create(
-            sku=sku, name=product.name, price=product.price, added_at=rows[0].recorded_at
-        )
-        Stock.objects.create(sku=row)
-    return row
+    # Its catalogue and stock rows were written by inventory.projections, in the transaction.
+    return Product.objects.get(sku=sku)
 
 
 def receive_goods(sku: str, quantity: int, *, actor: str | None = None) -> None:
@@ -54,27 +45,12 @@ def receive_goods(sku: str, quantity: int, *, actor: str | None = None) -> None:
     with transaction.atomic():  # a savepoint: callers go on after a refusal
         product = products.get(sku) or domain.Product(sku)
         events = product.receive(quantity)
-        products.save(product, events, actor=actor)
-        stock.receive(sku, quantity)
+        products.save(product, events, actor=actor)  # on hand += quantity: a projector
 
 
 def _save_reservation(reservation: domain.Reservation, events: Sequence[DomainEvent]) -> None:
-    if not events:
-        return
-    rows = reservations.save(reservation, events, correlation_id=reservation.id)
-    _write_reservation_row(reservation, rows[-1].recorded_at)
-
-
-def _write_reservation_row(reservation: domain.Reservation, at: datetime) -> None:
-    expires_at = reservation.expires_at
-    upsert(Reservation(
-        order_id=reservation.id,
-        status=str(reservation.status),
-        lines=[{"sku": line.sku, "quantity": line.quantity} for line in reservation.lines],
-        expires_at=datetime.fromisoformat(expires_at) if expires_at else None,
-        reason=reservation.reason,
-        updated_at=at,
-    ))
+    # The reservation row is written by inventory.projections, in this transaction.
+    reservations.save(reservation, events, correlation_id=reservation.id)
 
 
 def reserve_stock(
@@ -104,8 +80,7 @@ def release_stock(order_id: str, reason: str) -> list[DomainEvent]:
         reservation = reservations.get(order_id) or domain.Reservation(order_id)
         events = reservation.release(reason)
         for ev in events:
-            if isinstance(ev, StockReleased):
-                stock.release(ev.lines)
+            stock.move_all(stock.moves_of(ev))  # held -= q: the semantic lock's, with its event
         _save_reservation(reservation, events)
     return events
 
@@ -117,87 +92,11 @@ def commit_stock(order_id: str) -> list[DomainEvent]:
         reservation = reservations.get(order_id) or domain.Reservation(order_id)
         events = reservation.commit()
         for ev in events:
-            if isinstance(ev, StockCommitted):
-                stock.commit(ev.lines)
+            stock.move_all(stock.moves_of(ev))  # the held units leave: with its event
         _save_reservation(reservation, events)
     return events
 
 
-# --- Read models from the event store -------------------------------------------------------
-
-
-def _streams(stream_type: str) -> Iterable[tuple[str, list[Any]]]:
-    """Every stream of a type, in stream order, as (stream id, envelopes in version order)."""
-    rows = Event.objects.filter(stream_type=stream_type).order_by("stream_id", "version")
-    current = ""
-    batch: list[Any] = []
-    for row in rows.iterator(chunk_size=2000):
-        if row.stream_id != current and batch:
-            yield current, batch
-            batch = []
-        current = row.stream_id
-        batch.append(envelope(row))
-    if batch:
-        yield current, batch
-
-
-def read_models_from_events() -> tuple[list[Product], list[Stock], list[Reservation]]:
-    """The catalogue, stock and reservation rows as the event store alone says they are:
-    on hand = received - committed; held = reserved - released - committed."""
-    catalogue: dict[str, Product] = {}
-    received: dict[str, int] = {}
-    for sku, envelopes in _streams(domain.Product.stream_type):
-        product = domain.Product(sku).fold(e.event for e in envelopes)
-        if product.exists:
-            catalogue[sku] = Product(sku=sku, name=product.name, price=product.price,
-                                     added_at=envelopes[0].recorded_at)
-            received[sku] = product.received
-    held = dict.fromkeys(catalogue, 0)
-    committed = dict.fromkeys(catalogue, 0)
-    bookings: list[Reservation] = []
-    for order_id, envelopes in _streams(domain.Reservation.stream_type):
-        reservation = domain.Reservation(order_id).fold(e.event for e in envelopes)
-        tally = {domain.ReservationStatus.HELD: held,
-                 domain.ReservationStatus.COMMITTED: committed}.get(reservation.status)
-        for line in reservation.lines if tally is not None else ():
-            tally[line.sku] = tally.get(line.sku, 0) + line.quantity
-        expires_at = reservation.expires_at
-        bookings.append(Reservation(
-            order_id=order_id,
-            status=str(reservation.status),
-            lines=[{"sku": line.sku, "quantity": line.quantity} for line in reservation.lines],
-            expires_at=datetime.fromisoformat(expires_at) if expires_at else None,
-            reason=reservation.reason,
-            updated_at=envelopes[-1].recorded_at,
-        ))
-    stocks = [
-        Stock(sku_id=sku, on_hand=received[sku] - committed[sku], held=held[sku])
-        for sku in catalogue
-    ]
-    return list(catalogue.values()), stocks, bookings
-
-
-def rebuild_read_models(progress: Progress | None = None) -> int:
-    """Rewrite the catalogue, stock and reservation rows from the event store; returns how many
-    rows were written. Writers of these tables wait meanwhile, so no move is lost between the
-    read of the events and the write of the rows."""
-    with transaction.atomic(savepoint=False):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "LOCK TABLE inventory_product, inventory_stock, inventory_reservation "
-                "IN SHARE ROW EXCLUSIVE MODE"
-            )
-        catalogue, stocks, bookings = read_models_from_events()
-        total = len(catalogue) + len(stocks) + len(bookings)
-        Reservation.objects.all().delete()
-        Stock.objects.all().delete()
-        Product.objects.all().delete()
-        done = 0
-        for model, rows in ((Product, catalogue), (Stock, stocks), (Reservation, bookings)):
-            for start in range(0, len(rows), 1000):
-                chunk = rows[start : start + 1000]
-                model.objects.bulk_create(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-    return total
+def rebuild_read_models(progress: projections.Progress | None = None) -> int:
+    """Rewrite the catalogue, stock and reservation rows (see inventory.projections)."""
+    return projections.rebuild_read_models(progress)

@@ -1,6 +1,11 @@
 """Stock moves: commutative, guarded updates (`held = held + q WHERE on_hand - held >= q`),
 never absolute writes.
 
+The moves of the semantic lock (hold, release, commit) are the reservation's decision: the
+service makes them with its events, so a guard that fails refuses the command (a hold that does
+not go through is StockReservationFailed). Goods received are a projector's (inventory.projections).
+`moves_of` says what each event moves, for both and for the rebuild.
+
 Why this is race-free without retries: under READ COMMITTED, a second transaction updating the
 same stock row waits for the first one's row lock, then re-evaluates its WHERE against the row
 the first one committed. Two orders racing for the last unit: the first holds it, the second's
@@ -11,21 +16,29 @@ multi-line reservations cannot deadlock.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from inventory.domain import Shortage
-from inventory.events import ReservedLine
+from inventory.events import (
+    GoodsReceived,
+    ReservedLine,
+    StockCommitted,
+    StockReleased,
+    StockReserved,
+)
+from outbox.contracts import DomainEvent
 from outbox.rows import execute, fetchone
 
 
 class StockInconsistency(RuntimeError):
-    """A release or commit found less held than the reservation says: a bug, not a race."""
+    """A move found less held (or on hand) than the events say: a bug, not a race."""
 
 
 _HOLD = "UPDATE inventory_stock SET held = held + %s WHERE sku = %s AND on_hand - held >= %s"
 _UNHOLD = "UPDATE inventory_stock SET held = held - %s WHERE sku = %s AND held >= %s"
-_COMMIT = ("UPDATE inventory_stock SET on_hand = on_hand - %s, held = held - %s "
-           "WHERE sku = %s AND held >= %s")
-_RECEIVE = "UPDATE inventory_stock SET on_hand = on_hand + %s WHERE sku = %s"
+# held and on hand by (signed) amounts, guarded so neither held < 0 nor held > on hand.
+_MOVE = ("UPDATE inventory_stock SET on_hand = on_hand + %s, held = held + %s "
+         "WHERE sku = %s AND held + %s >= 0 AND on_hand + %s >= held + %s")
 _EXISTS = "SELECT 1 FROM inventory_stock WHERE sku = %s"
 
 
@@ -47,21 +60,34 @@ def hold_all(lines: tuple[ReservedLine, ...]) -> Shortage | None:
     return None
 
 
-def release(lines: Iterable[ReservedLine]) -> None:
-    """held -= q for every line."""
-    for line in _in_lock_order(lines):
-        if not execute(_UNHOLD, [line.quantity, line.sku, line.quantity]):
-            raise StockInconsistency(f"cannot release {line.quantity} of {line.sku}: not held")
+@dataclass(frozen=True)
+class StockMove:
+    """Units of one product: `on_hand` and `held` change by these signed amounts."""
+
+    sku: str
+    on_hand: int = 0
+    held: int = 0
 
 
-def commit(lines: Iterable[ReservedLine]) -> None:
-    """The held units leave with the order: on_hand -= q, held -= q."""
-    for line in _in_lock_order(lines):
-        if not execute(_COMMIT, [line.quantity, line.quantity, line.sku, line.quantity]):
-            raise StockInconsistency(f"cannot commit {line.quantity} of {line.sku}: not held")
+def moves_of(event: DomainEvent, *, renewal: bool = False) -> list[StockMove]:
+    """The stock moves an event announces (a renewed hold takes nothing new)."""
+    match event:
+        case GoodsReceived(sku=sku, quantity=quantity):
+            return [StockMove(sku, on_hand=quantity)]
+        case StockReserved(lines=lines) if not renewal:
+            return [StockMove(line.sku, held=line.quantity) for line in lines]
+        case StockReleased(lines=lines):
+            return [StockMove(line.sku, held=-line.quantity) for line in lines]
+        case StockCommitted(lines=lines):
+            return [StockMove(line.sku, on_hand=-line.quantity, held=-line.quantity)
+                    for line in lines]
+    return []
 
 
-def receive(sku: str, quantity: int) -> None:
-    """on_hand += q."""
-    if not execute(_RECEIVE, [quantity, sku]):
-        raise StockInconsistency(f"product {sku} has no stock row")
+def move_all(moves: Iterable[StockMove]) -> None:
+    """Apply the moves, in sku order; raises StockInconsistency if one would break
+    0 <= held <= on hand (or the product has no stock row)."""
+    for m in sorted(moves, key=lambda m: m.sku):
+        if not execute(_MOVE, [m.on_hand, m.held, m.sku, m.held, m.on_hand, m.held]):
+            raise StockInconsistency(
+                f"cannot move the stock of {m.sku} by {m.on_hand:+} on hand, {m.held:+} held")

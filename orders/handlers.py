@@ -62,7 +62,5 @@ def cancel_on_request(event: OrderCancellationRequested, env: Envelope) -> None:
 @handles(OrderViewRepairRequested, name="orders.repair_order_view")
 def repair_order_view(event: OrderViewRepairRequested, env: Envelope) -> None:
     """Rewrite the order's view row from its stream (the events are the truth)."""
-    view = projections.view_from_stream(event.order_id)
-    if view is None:
+    if not projections.repair_view(event.order_id):
         raise PermanentError(f"order {event.order_id} has no events to rebuild its view from")
-    view.save()

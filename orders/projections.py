@@ -20,6 +20,7 @@ from outbox.registry import projects
 from outbox.store import Envelope, envelope, read_stream
 
 Progress = Callable[[int, int], None]
+READ_MODELS = (OrderView, CatalogueEntry)
 VIEW_EVENTS = (OrderPlaced, OrderConfirmed, OrderCancelled)
 BATCH = 1000
 
@@ -94,11 +95,23 @@ def view_from_stream(order_id: str) -> OrderView | None:
     return view
 
 
+def repair_view(order_id: str) -> bool:
+    """Rewrite the order's view row from its stream (the events are the truth); False when
+    the order has no events."""
+    view = view_from_stream(order_id)
+    if view is None:
+        return False
+    rows.upsert(view)
+    return True
+
+
+def catalogue_entry(event: ProductAdded) -> CatalogueEntry:
+    return CatalogueEntry(sku=event.sku, name=event.name, price=event.price)
+
+
 @projects(ProductAdded)
 def project_catalogue_entry(event: ProductAdded, env: Envelope) -> None:
-    CatalogueEntry.objects.update_or_create(
-        sku=event.sku, defaults={"name": event.name, "price": event.price}
-    )
+    rows.upsert(catalogue_entry(event))
 
 
 def _lock(model: Any) -> None:
@@ -123,13 +136,35 @@ def _order_views(events: Iterator[Event], done: Callable[[], None]) -> Iterator[
         yield current
 
 
+def _view_events() -> Any:
+    view_types = [cls.event_type for cls in VIEW_EVENTS]
+    return Event.objects.filter(stream_type=Order.stream_type, event_type__in=view_types)
+
+
+def _catalogue(product_events: Iterator[Event], done: Callable[[], None]) -> list[CatalogueEntry]:
+    entries: dict[str, CatalogueEntry] = {}
+    for row in product_events:
+        ev = envelope(row).event
+        entries[ev.sku] = catalogue_entry(ev)
+        done()
+    return list(entries.values())
+
+
+def read_models_from_events() -> tuple[list[OrderView], list[CatalogueEntry]]:
+    """The order views and the price list as the event store alone says they are (in memory:
+    for the audit; the rebuild streams the views instead)."""
+    rows = _view_events().order_by("stream_id", "version").iterator(chunk_size=5000)
+    views = list(_order_views(rows, lambda: None))
+    product_events = Event.objects.filter(event_type=ProductAdded.event_type).order_by("id")
+    return views, _catalogue(product_events.iterator(chunk_size=5000), lambda: None)
+
+
 def rebuild_read_models(progress: Progress | None = None) -> int:
     """Rebuild OrderView and CatalogueEntry from the event store; returns the events replayed."""
-    view_types = [cls.event_type for cls in VIEW_EVENTS]
     with transaction.atomic():
         _lock(OrderView)
         _lock(CatalogueEntry)
-        view_events = Event.objects.filter(stream_type=Order.stream_type, event_type__in=view_types)
+        view_events = _view_events()
         product_events = Event.objects.filter(event_type=ProductAdded.event_type)
         total = view_events.count() + product_events.count()
         replayed = 0
@@ -140,13 +175,9 @@ def rebuild_read_models(progress: Progress | None = None) -> int:
             if progress is not None and (replayed % 500 == 0 or replayed == total):
                 progress(replayed, total)
 
-        entries: dict[str, CatalogueEntry] = {}
-        for row in product_events.order_by("id").iterator(chunk_size=2000):
-            ev = envelope(row).event
-            entries[ev.sku] = CatalogueEntry(sku=ev.sku, name=ev.name, price=ev.price)
-            done()
+        entries = _catalogue(product_events.order_by("id").iterator(chunk_size=2000), done)
         CatalogueEntry.objects.all().delete()
-        CatalogueEntry.objects.bulk_create(entries.values(), batch_size=BATCH)
+        CatalogueEntry.objects.bulk_create(entries, batch_size=BATCH)
 
         OrderView.objects.all().delete()
         batch: list[OrderView] = []

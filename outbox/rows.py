@@ -172,24 +172,25 @@ def _insert_sql(model: type[models.Model], auto: bool, unless_present: bool) -> 
             + (" ON CONFLICT DO NOTHING" if unless_present else "") + f' RETURNING "{pk}"')
 
 
-def upsert(instance: models.Model) -> None:
-    """INSERT the row, or overwrite every column of the one with its primary key: one
-    statement (a read model row written from its aggregate)."""
+def upsert(instance: models.Model, fields: tuple[str, ...] | None = None) -> None:
+    """INSERT the row, or overwrite the columns `fields` (every column when None) of the one
+    with its primary key: one statement (a read model row written by its projector)."""
     model = type(instance)
-    fields, _ = _columns(model)
+    all_fields, _ = _columns(model)
     connection = connections[DB]
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    execute(_upsert_sql(model), params)
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in all_fields]
+    execute(_upsert_sql(model, fields), params)
     instance._state.adding = False
     instance._state.db = DB
 
 
-@functools.cache
-def _upsert_sql(model: type[models.Model]) -> str:
+@functools.lru_cache(maxsize=256)
+def _upsert_sql(model: type[models.Model], names: tuple[str, ...] | None) -> str:
     fields, _ = _columns(model)
     pk = model._meta.pk.column  # type: ignore[union-attr]
-    updates = ", ".join(f'"{f.column}" = EXCLUDED."{f.column}"' for f in fields
-                        if not f.primary_key)
+    overwritten = [f for f in fields if not f.primary_key
+                   and (names is None or f.attname in names or f.name in names)]
+    updates = ", ".join(f'"{f.column}" = EXCLUDED."{f.column}"' for f in overwritten)
     fields_sql = ", ".join(f'"{f.column}"' for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     return (f'INSERT INTO "{model._meta.db_table}" ({fields_sql}) VALUES ({placeholders}) '

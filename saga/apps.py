@@ -9,7 +9,7 @@ class SagaConfig(AppConfig):
     def ready(self) -> None:
         from orders.serializers import provide_saga_block
         from outbox.schedules import periodic
-        from saga import projection, tasks  # noqa: F401  (projectors and Celery tasks)
+        from saga import projections, tasks  # noqa: F401  (projectors and Celery tasks)
         from saga.serializers import saga_block
 
         # The orders API may not import the saga; it asks this for an order's `saga` block.

@@ -126,7 +126,7 @@ def _sum_lines(event_type: str) -> dict[str, int]:
 
 
 def check_stock() -> Check:
-    from inventory.services import read_models_from_events
+    from inventory.projections import read_models_from_events
 
     check = Check(2, "stock: on hand + shipped = received, 0 <= held = reserved <= on hand")
     received: dict[str, int] = defaultdict(int)

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import models
 
-from inventory import services as inventory_services
+from inventory import projections as inventory_projections
 from inventory.models import Product, Reservation, Stock
+from orders import projections as orders_projections
 from orders.models import CatalogueEntry, OrderView
-from orders.projections import VIEW_EVENTS, fold_into_view
 from outbox.models import Event
 from outbox.store import envelope
 from payments.domain import Payment
 from payments.models import PaymentSnapshot
 from saga.models import OrderSaga
-from saga.projection import FACT_FIELDS
+from saga.projections import FACT_FIELDS
 from saga.rebuild import fold_events
-from shipping import services as shipping_services
+from shipping import projections as shipping_projections
 from shipping.models import Shipment
 
 if TYPE_CHECKING:
@@ -36,11 +36,11 @@ def check_read_models() -> Check:
 
     check = Check(6, "the read models equal a rebuild from the event store")
     _orders(check)
-    products, stocks, reservations = inventory_services.read_models_from_events()
+    products, stocks, reservations = inventory_projections.read_models_from_events()
     _compare(check, "inventory product", products, Product.objects.all())
     _compare(check, "inventory stock", stocks, Stock.objects.all())
     _compare(check, "inventory reservation", reservations, Reservation.objects.all())
-    _compare(check, "shipment", shipping_services.read_models_from_events(),
+    _compare(check, "shipment", shipping_projections.read_models_from_events(),
              Shipment.objects.all())
     _payments(check)
     _sagas(check)
@@ -75,20 +75,9 @@ def _compare(check: Check, what: str, expected: Iterable[models.Model],
 
 
 def _orders(check: Check) -> None:
-    types = [cls.event_type for cls in VIEW_EVENTS]
-    views: dict[str, Any] = {}
-    rows = (Event.objects.filter(stream_type="orders.Order", event_type__in=types)
-            .order_by("stream_id", "version"))
-    for row in rows.iterator(chunk_size=5000):
-        views[row.stream_id] = fold_into_view(views.get(row.stream_id), envelope(row).event,
-                                              row.recorded_at)
-    _compare(check, "order view", [v for v in views.values() if v is not None],
-             OrderView.objects.all())
-    entries: dict[str, CatalogueEntry] = {}
-    for row in Event.objects.filter(event_type="inventory.ProductAdded").order_by("id"):
-        ev = envelope(row).event
-        entries[ev.sku] = CatalogueEntry(sku=ev.sku, name=ev.name, price=ev.price)
-    _compare(check, "order price list entry", entries.values(), CatalogueEntry.objects.all())
+    views, entries = orders_projections.read_models_from_events()
+    _compare(check, "order view", views, OrderView.objects.all())
+    _compare(check, "order price list entry", entries, CatalogueEntry.objects.all())
 
 
 def _payments(check: Check) -> None:

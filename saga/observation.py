@@ -29,7 +29,7 @@ from payments.domain import charge_key
 from payments.models import GatewayLedgerEntry, PaymentSnapshot
 from saga import desired
 from saga.models import OrderSaga
-from saga.projection import FACT_FIELDS
+from saga.projections import FACT_FIELDS
 from saga.rebuild import fold_events
 from shipping.models import CarrierLedgerEntry
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from outbox.models import Event
 from outbox.store import envelope
 from saga.models import OrderSaga
-from saga.projection import COMMAND_EVENTS, FACT_EVENTS, PROJECTED_FIELDS, apply, new_saga
+from saga.projections import COMMAND_EVENTS, FACT_EVENTS, PROJECTED_FIELDS, apply, new_saga
 
 Progress = Callable[[int, int], None]
 ORDER_PLACED = "orders.OrderPlaced"

@@ -5,4 +5,4 @@ class ShippingConfig(AppConfig):
     name = "shipping"
 
     def ready(self) -> None:
-        from shipping import handlers  # noqa: F401  (registers the handlers)
+        from shipping import handlers, projections  # noqa: F401  (handlers and projectors)

@@ -3,45 +3,24 @@ save the events, all in one transaction (the caller's, when there is one)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
-from datetime import datetime
+from collections.abc import Sequence
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from outbox.contracts import DomainEvent
-from outbox.models import Event
 from outbox.repository import AggregateRepository
-from outbox.rows import upsert
-from outbox.store import envelope
-from shipping import domain
+from shipping import domain, projections
 from shipping.carrier import Carrier, CarrierRefused, CarrierTimeout, default_carrier
 from shipping.events import Address
-from shipping.models import Shipment, ShipmentSnapshot
-
-# progress(done, total), called while a rebuild writes its rows.
-Progress = Callable[[int, int], None]
+from shipping.models import ShipmentSnapshot
 
 shipments = AggregateRepository(domain.Shipment, ShipmentSnapshot)
 
 
-def _row_of(shipment: domain.Shipment, at: datetime) -> Shipment:
-    return Shipment(
-        order_id=shipment.id,
-        status=str(shipment.status),
-        address=asdict(shipment.address) if shipment.address else None,
-        charge_id=shipment.charge_id or "",
-        shipment_id=shipment.shipment_id,
-        tracking_code=shipment.tracking_code,
-        reason=shipment.reason,
-        updated_at=at,
-    )
-
-
 def _save(shipment: domain.Shipment, events: Sequence[DomainEvent]) -> list[DomainEvent]:
     if events:
-        written = shipments.save(shipment, events, correlation_id=shipment.id)
-        upsert(_row_of(shipment, written[-1].recorded_at))
+        # The Shipment row is written by shipping.projections, in this transaction.
+        shipments.save(shipment, events, correlation_id=shipment.id)
     return list(events)
 
 
@@ -103,34 +82,6 @@ def cancel_shipment(
         return _save(shipment, shipment.cancel(reason, found_at_carrier=found_at_carrier))
 
 
-def read_models_from_events() -> list[Shipment]:
-    """The shipment rows as the event store alone says they are."""
-    rows: list[Shipment] = []
-    events = Event.objects.filter(stream_type=domain.Shipment.stream_type)
-    current: domain.Shipment | None = None
-    last_at: datetime | None = None
-    for row in events.order_by("stream_id", "version").iterator(chunk_size=2000):
-        if current is None or current.id != row.stream_id:
-            if current is not None and last_at is not None:
-                rows.append(_row_of(current, last_at))
-            current = domain.Shipment(row.stream_id)
-        current.fold([envelope(row).event])
-        last_at = row.recorded_at
-    if current is not None and last_at is not None:
-        rows.append(_row_of(current, last_at))
-    return rows
-
-
-def rebuild_read_models(progress: Progress | None = None) -> int:
-    """Rewrite the shipment rows from the event store; returns how many were written. Writers
-    wait meanwhile, so no change is lost between the read of the events and the write."""
-    with transaction.atomic(savepoint=False):
-        with connection.cursor() as cursor:
-            cursor.execute("LOCK TABLE shipping_shipment IN SHARE ROW EXCLUSIVE MODE")
-        rows = read_models_from_events()
-        Shipment.objects.all().delete()
-        for start in range(0, len(rows), 1000):
-            Shipment.objects.bulk_create(rows[start : start + 1000])
-            if progress:
-                progress(min(start + 1000, len(rows)), len(rows))
-    return len(rows)
+def rebuild_read_models(progress: projections.Progress | None = None) -> int:
+    """Rewrite the shipment rows from the event store (see shipping.projections)."""
+    return projections.rebuild_read_models(progress)

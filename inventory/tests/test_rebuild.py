@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from inventory import services
+from inventory import projections, services
 from inventory.models import Product, Reservation, Stock
 from inventory.tests.facts import stocked
 
@@ -64,7 +64,7 @@ def test_a_rebuild_from_the_events_equals_the_incremental_rows(history):
 
 
 def test_the_event_store_alone_says_what_the_rows_say(history):
-    catalogue, stock, reservations = services.read_models_from_events()
+    catalogue, stock, reservations = projections.read_models_from_events()
     assert sorted(p.sku for p in catalogue) == ["SKU-0", "SKU-1", "SKU-2", "SKU-7"]
     assert {s.sku_id: (s.on_hand, s.held) for s in stock} == {
         row.sku_id: (row.on_hand, row.held) for row in Stock.objects.all()}

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from saga.models import OrderSaga
-from saga.projection import PROJECTED_FIELDS
+from saga.projections import PROJECTED_FIELDS
 from saga.rebuild import rebuild_read_models
 from saga.tests.factories import OrderHistory
 

@@ -48,6 +48,7 @@ from shipping.events import (
     ShipmentFailed,
 )
 
+READ_MODELS = (OrderSaga,)
 FACT_EVENTS = (
     OrderPlaced, OrderConfirmed, OrderCancelled, ConfirmationEmailSent,
     StockReserved, StockReservationFailed, StockReleased, StockCommitted,
