@@ -261,6 +261,8 @@ SAGA_BACKOFF_CAP_SECONDS = env.float("SAGA_BACKOFF_CAP_SECONDS", default=300.0)
 SAGA_VERIFY_INTERVAL_SECONDS = env.float("SAGA_VERIFY_INTERVAL_SECONDS", default=60.0)
 SAGA_VERIFY_BATCH = env.int("SAGA_VERIFY_BATCH", default=500)
 SAGA_SAMPLE_INTERVAL_SECONDS = env.float("SAGA_SAMPLE_INTERVAL_SECONDS", default=60.0)
+# How often beat counts what /metrics shows (a scrape itself counts nothing).
+SAGA_METRICS_REFRESH_SECONDS = env.float("SAGA_METRICS_REFRESH_SECONDS", default=15.0)
 # Refunds the saga did not plan wait for an operator's approval when this is on.
 RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS = env.bool(
     "RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS", default=False
