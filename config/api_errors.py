@@ -4,8 +4,9 @@ Some refusals come from the project rather than from one view: bad or missing cr
 (401), a session-authenticated write without its CSRF token (403), an `Accept` the API cannot
 answer (406), a body that is too large, chunked or not JSON (413, 411, 415, on every method
 that takes a body, whether the view reads it or not; config/request_limits.py), a page past
-the end (404), throttling (429). `document_common_errors` is a drf-spectacular post-processing
-hook that adds each to the operations that can answer it, unless the view documented it
+the end (404), throttling (429), a database that cannot be reached (503,
+config/server_errors.py). `document_common_errors` is a drf-spectacular post-processing hook
+that adds each to the operations that can answer it, unless the view documented it
 itself, so the document lists every status a client can get.
 """
 
@@ -41,6 +42,8 @@ COMMON: dict[int, tuple[str, str]] = {
     413: ("Body larger than 64 KiB", "The request body exceeds 65536 bytes."),
     415: ("Body not JSON", 'Unsupported media type "text/plain" in request.'),
     429: ("Too many requests", "Request was throttled. Expected available in 6 seconds."),
+    503: ("The database cannot be reached; try again after `Retry-After` seconds",
+          "The service is briefly unavailable (its database cannot be reached)."),
 }
 
 
@@ -75,7 +78,7 @@ def document_common_errors(result: dict[str, Any], generator: Any, request: Any,
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             responses = operation.setdefault("responses", {})
-            wanted = [406]
+            wanted = [406, 503]
             if _needs_credentials(operation):
                 wanted.append(401)
             if method.upper() in BODY_METHODS:

@@ -1,4 +1,9 @@
-"""Liveness and readiness: 200 only when the database and the broker both answer."""
+"""Liveness and readiness.
+
+`/livez` answers 200 while the process can serve at all (it touches neither the database nor
+the broker): restart the process only when this fails. `/healthz` is readiness: 200 only when
+the database and the broker both answer, else a 503 naming what is down.
+"""
 
 from __future__ import annotations
 
@@ -35,4 +40,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     failures = {name: error for name, error in checks if error}
     if failures:
         return JsonResponse({"status": "unavailable", "failed": failures}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def livez(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})

@@ -17,11 +17,15 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.log import log_response
 
 from outbox.context import message_context
+from outbox.models import CORRELATION_ID_MAX_LENGTH
 
 log = logging.getLogger("http.access")
 
 # Anything else (too long, spaces, control characters) is replaced: it ends up in log lines.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+REQUEST_PREFIX = "request:"
+# The correlation id is REQUEST_PREFIX + the request id, and must fit its column.
+REQUEST_ID_MAX_LENGTH = CORRELATION_ID_MAX_LENGTH - len(REQUEST_PREFIX)
+_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{REQUEST_ID_MAX_LENGTH}}}")
 # Probes every few seconds would drown the log.
 _QUIET_PATHS = frozenset({"/healthz", "/metrics"})
 
@@ -38,7 +42,7 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = request_id_of(request)
         started = time.perf_counter()
-        with message_context(correlation=f"request:{request_id}"):
+        with message_context(correlation=f"{REQUEST_PREFIX}{request_id}"):
             response = self.get_response(request)
             if response.status_code >= 400:
                 # Django logs an error response after the middleware chain has returned, outside

@@ -27,6 +27,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils.json import strict_constant
 
+from config import server_errors
+
 # Far deeper than any document of the API (an order is 3 levels), far shallower than the
 # recursion limit.
 MAX_JSON_DEPTH = 16
@@ -52,15 +54,6 @@ class RequestTooLarge(APIException):
         super().__init__(too_large_message(limit))
 
 
-class LengthRequired(APIException):
-    """A chunked body without a length never reaches the parser under WSGI (it would read as
-    empty); say so rather than report the fields as missing."""
-
-    status_code = status.HTTP_411_LENGTH_REQUIRED
-    default_detail = LENGTH_REQUIRED
-    default_code = "length_required"
-
-
 def _chunked_without_length(meta: dict[str, Any]) -> bool:
     chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
     return chunked and meta.get("CONTENT_LENGTH") in (None, "", "0")
@@ -71,11 +64,6 @@ def _declared_length(meta: dict[str, Any]) -> int:
         return int(meta.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return 0
-
-
-def require_length(meta: dict[str, Any]) -> None:
-    if _chunked_without_length(meta):
-        raise LengthRequired()
 
 
 def depth_of(document: Any) -> int:
@@ -122,15 +110,21 @@ class BoundedJSONParser(BaseParser):
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus Django's own request-size errors answered as JSON."""
+    """DRF's handler, plus Django's own request-size errors answered as JSON, and anything DRF
+    leaves unanswered (an unreachable database, a bug) answered by config/server_errors.py."""
     # Imported here: rest_framework.views reads DEFAULT_PARSER_CLASSES, which names this module.
-    from rest_framework.views import exception_handler
+    from rest_framework.views import exception_handler, set_rollback
 
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge(body_limit())
     elif isinstance(exc, TooManyFieldsSent):
         exc = ParseError(str(exc) or "Too many fields.")
-    return exception_handler(exc, context)
+    response = exception_handler(exc, context)
+    if response is None:
+        status_code, body, headers = server_errors.answer_for(exc)
+        set_rollback()
+        response = Response(body, status=status_code, headers=headers)
+    return response
 
 
 def unsupported_message(content_type: str) -> str:

@@ -53,6 +53,7 @@ if importlib.util.find_spec("lab") is not None:
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestContextMiddleware",
+    "config.server_errors.ServerErrorMiddleware",  # JSON 500s, and 503s when the database is down
     "saga.metrics.ApiRequestMetricsMiddleware",
     "config.request_limits.RequestLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -163,12 +164,14 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery (at-least-once: the database, not the broker, is the record) ------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
-# Throttle counters live in Redis, so every gunicorn process and thread shares them.
+# Throttle counters live in Redis, so every gunicorn process and thread shares them; while
+# Redis is down they count per process instead (config/throttle_cache.py).
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.throttle_cache.RedisOrLocalCache",
         "LOCATION": env("CACHE_URL", default=REDIS_URL),
         "KEY_PREFIX": "saga-cache",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
     }
 }
 CELERY_BROKER_URL = REDIS_URL
@@ -180,7 +183,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_DEFAULT_QUEUE", default="outbox")
 # Longer than any delivery batch runs; the outbox sweep recovers lost messages much sooner.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 600,
+    # A broker that is down or black-holed costs a publish about a second, not a hung request.
+    "socket_connect_timeout": 1.0,
+    "socket_timeout": 5.0,
+}
+# Broker outages (DESIGN "Failure contract"): publishing on commit gives up fast (the rows are
+# committed; the sweep sends them once the broker is back), while workers and beat keep
+# reconnecting for as long as it takes.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
+}
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
@@ -250,6 +266,8 @@ SAGA_BACKOFF_CAP_SECONDS = env.float("SAGA_BACKOFF_CAP_SECONDS", default=300.0)
 SAGA_VERIFY_INTERVAL_SECONDS = env.float("SAGA_VERIFY_INTERVAL_SECONDS", default=60.0)
 SAGA_VERIFY_BATCH = env.int("SAGA_VERIFY_BATCH", default=500)
 SAGA_SAMPLE_INTERVAL_SECONDS = env.float("SAGA_SAMPLE_INTERVAL_SECONDS", default=60.0)
+# How often beat counts what /metrics shows (a scrape itself counts nothing).
+SAGA_METRICS_REFRESH_SECONDS = env.float("SAGA_METRICS_REFRESH_SECONDS", default=15.0)
 # Refunds the saga did not plan wait for an operator's approval when this is on.
 RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS = env.bool(
     "RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS", default=False

@@ -4,6 +4,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+# Every correlation id is built to fit (config/middleware.py, outbox/store.py).
+CORRELATION_ID_MAX_LENGTH = 64
+
 
 class Event(models.Model):
     """One fact, appended once and never changed."""
@@ -17,7 +20,8 @@ class Event(models.Model):
     payload = models.JSONField()
     # correlation_id, causation_id, actor; the correlation id is also a column for filtering.
     metadata = models.JSONField(default=dict)
-    correlation_id = models.CharField(max_length=64, blank=True, db_index=True)
+    correlation_id = models.CharField(max_length=CORRELATION_ID_MAX_LENGTH, blank=True,
+                                      db_index=True)
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

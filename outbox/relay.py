@@ -49,7 +49,9 @@ def suppressed() -> Iterator[None]:
 def publish_on_commit(batch: Batch) -> None:
     if _suppressed.get():
         return
-    transaction.on_commit(lambda: publish(batch))
+    # robust: whatever goes wrong while sending is logged, never raised into the request whose
+    # transaction has already committed (the sweep sends what was not sent).
+    transaction.on_commit(lambda: publish(batch), robust=True)
 
 
 def publish(batch: Batch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from outbox import context, registry, relay
 from outbox.contracts import DomainEvent, event_class, from_payload, to_payload
-from outbox.models import Event
+from outbox.models import CORRELATION_ID_MAX_LENGTH, Event
 from outbox.rows import decoded, fetchall
 
 
@@ -85,6 +86,15 @@ class SnapshotWrite:
     state: dict[str, Any]
 
 
+def fitted_correlation(value: str) -> str:
+    """`value`, or when it is longer than its column, a prefix of it and a hash of the whole (a
+    64-character sku makes `inventory.Product:<sku>` too long): still unique, still readable."""
+    if len(value) <= CORRELATION_ID_MAX_LENGTH:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+    return f"{value[: CORRELATION_ID_MAX_LENGTH - len(digest) - 1]}~{digest}"
+
+
 def append(
     stream_type: str,
     stream_id: str,
@@ -107,7 +117,8 @@ def append(
         return []
     if not connection.in_atomic_block:
         raise NotInTransaction("outbox.append must run inside transaction.atomic()")
-    correlation = correlation_id or context.correlation_id.get() or f"{stream_type}:{stream_id}"
+    correlation = fitted_correlation(
+        correlation_id or context.correlation_id.get() or f"{stream_type}:{stream_id}")
     metadata = {
         "correlation_id": correlation,
         "causation_id": causation_id or context.causation_id.get(),

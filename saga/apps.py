@@ -20,3 +20,5 @@ class SagaConfig(AppConfig):
                  settings.SAGA_VERIFY_INTERVAL_SECONDS)
         periodic("saga: sample convergence", "saga.sample_convergence",
                  settings.SAGA_SAMPLE_INTERVAL_SECONDS)
+        periodic("saga: refresh metrics", "saga.refresh_metrics",
+                 settings.SAGA_METRICS_REFRESH_SECONDS)

@@ -1,10 +1,11 @@
 """`/metrics` in the Prometheus text format.
 
-Everything about sagas, the outbox and the reconciler is read from the database at scrape time
-by a custom collector (a handful of indexed queries), so any web process answers for the whole
-system. API request counts are counted in the process that served them; with several web
-processes, set `PROMETHEUS_MULTIPROC_DIR` (prometheus-client's multiprocess mode) and they are
-summed across them.
+Everything about sagas, the outbox and the reconciler comes from the database, so any web
+process answers for the whole system; but a scrape counts nothing: it reads the figures beat
+last refreshed (saga/scrape_figures.py) and the reconciler's one row of totals. API request
+counts are counted in the process that served them; with several web processes, set
+`PROMETHEUS_MULTIPROC_DIR` (prometheus-client's multiprocess mode) and they are summed across
+them.
 """
 
 from __future__ import annotations
@@ -12,26 +13,21 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from saga.convergence import Figures, figures
-from saga.models import ReconcilerStats, ReconciliationAction
+from saga import scrape_figures
+from saga.models import ReconcilerStats
 
-# Undo steps of the saga, by the event that announces them.
-COMPENSATION_EVENTS = {
-    "inventory.StockReleased": "release_stock",
-    "payments.PaymentRefunded": "refund_payment",
-    "shipping.ShipmentCancelled": "cancel_shipment",
-    "orders.OrderCancelled": "cancel_order",
-}
+# Label values come from fixed sets: a client cannot add series by making up a method.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 api_requests = Counter(
     "saga_api_requests", "Requests served under /api/, by method, route and status code",
@@ -40,49 +36,49 @@ api_requests = Counter(
 
 
 class CoordinationCollector(Collector):
-    """Reads the figures from PostgreSQL each time Prometheus scrapes."""
+    """Reads the refreshed figures each time Prometheus scrapes (two primary-key look-ups)."""
 
     def collect(self) -> Iterator[Metric]:
-        now = figures()
-        yield from self._sagas(now)
-        yield from self._outbox(now)
+        cached = scrape_figures.latest()
+        if cached is not None:  # none before beat's first refresh: nothing rather than zeros
+            age = max(0.0, (timezone.now() - cached.refreshed_at).total_seconds())
+            yield GaugeMetricFamily("saga_metrics_age_seconds", "Seconds since the figures "
+                                    "below were counted", value=age)
+            yield from self._sagas(cached.figures, age)
+            yield from self._outbox(cached.figures, age)
         yield from self._reconciler()
 
-    def _sagas(self, now: Figures) -> Iterator[Metric]:
+    @staticmethod
+    def _sagas(figures: dict[str, Any], age: float) -> Iterator[Metric]:
         by_state = GaugeMetricFamily("saga_sagas", "Sagas by state", labels=["state"])
-        for state, n in now.by_state.items():
+        for state, n in figures["sagas"].items():
             by_state.add_metric([state], n)
         yield by_state
         yield GaugeMetricFamily("saga_gap_total", "Facets differing from the desired state, "
-                                "summed over all sagas", value=now.total_gap)
+                                "summed over all sagas", value=figures["gap_total"])
         yield GaugeMetricFamily("saga_oldest_in_flight_seconds",
                                 "Age of the oldest saga not converged",
-                                value=now.oldest_in_flight_seconds)
+                                value=_aged(figures["oldest_in_flight_seconds"], age))
         compensations = CounterMetricFamily("saga_compensations", "Compensating steps taken, "
                                             "by kind", labels=["kind"])
-        with connection.cursor() as cursor:  # index-only on (event_type, id)
-            cursor.execute("SELECT event_type, count(*) FROM outbox_event "
-                           "WHERE event_type = ANY(%s) GROUP BY event_type",
-                           [list(COMPENSATION_EVENTS)])
-            seen = dict(cursor.fetchall())
-        for event_type, kind in COMPENSATION_EVENTS.items():
-            compensations.add_metric([kind], seen.get(event_type, 0))
+        for kind, n in figures["compensations"].items():
+            compensations.add_metric([kind], n)
         yield compensations
         corrections = CounterMetricFamily("saga_corrections", "Reconciler corrections, by kind "
                                           "and status", labels=["kind", "status"])
-        for kind, status, n in (ReconciliationAction.objects.values_list("kind", "status")
-                                .annotate(n=Count("id")).order_by()):
+        for kind, status, n in figures["corrections"]:
             corrections.add_metric([kind, status], n)
         yield corrections
 
-    def _outbox(self, now: Figures) -> Iterator[Metric]:
+    @staticmethod
+    def _outbox(figures: dict[str, Any], age: float) -> Iterator[Metric]:
         yield GaugeMetricFamily("outbox_dead_deliveries", "Deliveries that exhausted their "
-                                "attempts", value=now.dead_deliveries)
+                                "attempts", value=figures["dead_deliveries"])
         yield GaugeMetricFamily("outbox_pending_deliveries", "Deliveries not yet handled",
-                                value=now.outbox_pending)
+                                value=figures["pending_deliveries"])
         yield GaugeMetricFamily("outbox_oldest_pending_seconds",
                                 "Age of the oldest delivery not yet handled",
-                                value=now.oldest_pending_seconds)
+                                value=_aged(figures["oldest_pending_seconds"], age))
 
     def _reconciler(self) -> Iterator[Metric]:
         stats = ReconcilerStats.objects.filter(id=1).first() or ReconcilerStats()
@@ -96,6 +92,11 @@ class CoordinationCollector(Collector):
         yield GaugeMetricFamily("saga_reconcile_last_pass_sagas",
                                 "Sagas examined by the last reconciler pass",
                                 value=stats.last_examined)
+
+
+def _aged(seconds: float, since_counted: float) -> float:
+    """An "oldest" age as of now: the one counted, plus the time since (0 stays 0: none)."""
+    return seconds + since_counted if seconds else 0.0
 
 
 def _registry() -> CollectorRegistry:
@@ -140,5 +141,6 @@ class ApiRequestMetricsMiddleware:
         if request.path.startswith("/api/"):
             match = getattr(request, "resolver_match", None)
             route = f"/{match.route}" if match is not None else "unmatched"
-            api_requests.labels(request.method, route, str(response.status_code)).inc()
+            method = request.method if request.method in KNOWN_METHODS else "other"
+            api_requests.labels(method, route, str(response.status_code)).inc()
         return response

@@ -164,3 +164,18 @@ class ReconcilerStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.passes} reconciler passes"
+
+
+class ScrapeFigures(models.Model):
+    """The aggregates `/metrics` shows, in one row that beat refreshes (`saga.refresh_metrics`),
+    so an unauthenticated scrape reads two small rows instead of counting whole tables."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    refreshed_at = models.DateTimeField()
+    figures = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name_plural = "scrape figures"
+
+    def __str__(self) -> str:
+        return f"metrics figures of {self.refreshed_at:%Y-%m-%d %H:%M:%S}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from saga import convergence, reconciler
+from saga import convergence, reconciler, scrape_figures
 
 
 @shared_task(name="saga.reconcile", ignore_result=True)
@@ -22,3 +22,9 @@ def verify() -> int:
 @shared_task(name="saga.sample_convergence", ignore_result=True)
 def sample_convergence() -> None:
     convergence.take_sample()
+
+
+@shared_task(name="saga.refresh_metrics", ignore_result=True)
+def refresh_metrics() -> None:
+    """Count what /metrics shows, so a scrape counts nothing."""
+    scrape_figures.refresh()

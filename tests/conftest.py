@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+# own_redis, own_postgres, start_web: outages a test controls.
+pytest_plugins = ["tests.support.outages"]
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.05,
@@ -131,15 +133,28 @@ def worker(start_worker: Callable[..., Proc]) -> Proc:
 
 
 @pytest.fixture
-def beat(process_env: dict[str, str]) -> Iterator[Proc]:
-    """Real celery beat on the database scheduler (runs the outbox sweep every second)."""
-    schedule_file = tempfile.mktemp(prefix="beat-")
-    argv = [sys.executable, "-m", "celery", "-A", "config", "beat", "-S",
-            "django_celery_beat.schedulers:DatabaseScheduler", "--max-interval", "1",
-            "-s", schedule_file, "-l", "INFO"]
-    proc = Proc(argv, process_env, "beat", ready="beat: Starting")
-    yield proc
-    proc.stop()
+def start_beat(process_env: dict[str, str]) -> Iterator[Callable[..., Proc]]:
+    """Start real celery beat on the database scheduler (runs the outbox sweep every second),
+    with `env` over the test environment; stopped after the test."""
+    started: list[Proc] = []
+
+    def start(**env: str) -> Proc:
+        schedule_file = tempfile.mktemp(prefix="beat-")
+        argv = [sys.executable, "-m", "celery", "-A", "config", "beat", "-S",
+                "django_celery_beat.schedulers:DatabaseScheduler", "--max-interval", "1",
+                "-s", schedule_file, "-l", "INFO"]
+        proc = Proc(argv, {**process_env, **env}, "beat", ready="beat: Starting")
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def beat(start_beat: Callable[..., Proc]) -> Proc:
+    return start_beat()
 
 
 @pytest.fixture

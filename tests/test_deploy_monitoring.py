@@ -17,6 +17,8 @@ import yaml
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from saga.tasks import refresh_metrics
+
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "saga-dashboard.json"
@@ -41,6 +43,7 @@ def exported() -> dict[str, list[dict[str, str]]]:
     """Sample name -> the label sets it is exported with, from a real scrape. A labelled family
     with no sample yet (no correction made) is declared all the same: it maps to no label set."""
     Client().get("/api/products/")  # so the request counter has a sample
+    refresh_metrics()  # what beat does every SAGA_METRICS_REFRESH_SECONDS
     text = Client().get("/metrics").content.decode()
     samples: dict[str, list[dict[str, str]]] = {}
     for family in text_string_to_metric_families(text):

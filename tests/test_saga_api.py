@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from saga.models import OrderSaga, ReconciliationAction
+from saga.tasks import refresh_metrics
 from tests.saga_world import (
     catalogue_fixture,  # noqa: F401
     customer_fixture,  # noqa: F401
@@ -108,7 +109,8 @@ def test_an_order_carries_its_saga_block(two_sagas, customer):
     assert cancelled["participants"]["stock"] == {"observed": "released", "desired": "released"}
 
 
-FAMILIES = {"saga_sagas", "saga_gap_total", "saga_oldest_in_flight_seconds",
+FAMILIES = {"saga_metrics_age_seconds", "saga_sagas", "saga_gap_total",
+            "saga_oldest_in_flight_seconds",
             "saga_compensations", "saga_corrections", "outbox_dead_deliveries",
             "outbox_pending_deliveries", "outbox_oldest_pending_seconds",
             "saga_reconcile_passes", "saga_reconcile_pass_seconds",
@@ -121,6 +123,7 @@ def test_metrics_expose_every_family_from_the_database(two_sagas, staff):
     ReconciliationAction.objects.create(saga_id=confirmed, kind="refund_extra_charge",
                                         reason="a duplicate charge")
     client_of(staff).get("/api/sagas/")
+    refresh_metrics()  # what beat runs every SAGA_METRICS_REFRESH_SECONDS
     text = Client().get("/metrics").content.decode()
     assert FAMILIES <= {family.name for family in text_string_to_metric_families(text)}
     assert 'saga_sagas{state="converged"} 2.0' in text

@@ -207,9 +207,9 @@ def test_the_largest_receipt_is_accepted(staff, catalogue):
 def test_the_schema_documents_every_answer_including_errors():
     paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
     listing, receipt = paths["/api/products/"], paths["/api/products/{sku}/receive/"]
-    # 404 (a page past the end), 406 (Accept), 411, 413 and 415 (the body) are added for every
-    # operation that can answer them (config/api_errors.py).
-    assert set(listing["get"]["responses"]) == {"200", "401", "404", "406"}
-    body = {"406", "411", "413", "415"}
+    # 404 (a page past the end), 406 (Accept), 411, 413 and 415 (the body), 503 (the database
+    # unreachable) are added for every operation that can answer them (config/api_errors.py).
+    assert set(listing["get"]["responses"]) == {"200", "401", "404", "406", "503"}
+    body = {"406", "411", "413", "415", "503"}
     assert set(listing["post"]["responses"]) == {"201", "400", "401", "403", "409"} | body
     assert set(receipt["post"]["responses"]) == {"200", "400", "401", "403", "404"} | body
