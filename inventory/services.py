@@ -16,10 +16,11 @@ from inventory import domain, stock
 from inventory.events import StockCommitted, StockReleased
 from inventory.models import Product, ProductSnapshot, Reservation, ReservationSnapshot, Stock
 from outbox.contracts import DomainEvent
+from outbox.envelope import Envelope
 from outbox.models import Event
 from outbox.repository import AggregateRepository
 from outbox.rows import upsert
-from outbox.store import ConcurrencyError, envelope
+from outbox.store import ConcurrencyError
 
 # progress(done, total), called while a rebuild writes its rows.
 Progress = Callable[[int, int], None]
@@ -136,7 +137,7 @@ def _streams(stream_type: str) -> Iterable[tuple[str, list[Any]]]:
             yield current, batch
             batch = []
         current = row.stream_id
-        batch.append(envelope(row))
+        batch.append(Envelope.from_model(row))
     if batch:
         yield current, batch
 

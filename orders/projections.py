@@ -15,9 +15,10 @@ from orders.events import OrderCancelled, OrderConfirmed, OrderPlaced, ShippingA
 from orders.models import CatalogueEntry, OrderView
 from outbox import rows
 from outbox.contracts import DomainEvent
+from outbox.envelope import Envelope
 from outbox.models import Event
 from outbox.registry import projects
-from outbox.store import Envelope, envelope, read_stream
+from outbox.store import read_stream
 
 Progress = Callable[[int, int], None]
 VIEW_EVENTS = (OrderPlaced, OrderConfirmed, OrderCancelled)
@@ -117,7 +118,7 @@ def _order_views(events: Iterator[Event], done: Callable[[], None]) -> Iterator[
             yield current
             current = None
         current_id = row.stream_id
-        current = fold_into_view(current, envelope(row).event, row.recorded_at)
+        current = fold_into_view(current, Envelope.from_model(row).event, row.recorded_at)
         done()
     if current is not None:
         yield current
@@ -142,7 +143,7 @@ def rebuild_read_models(progress: Progress | None = None) -> int:
 
         entries: dict[str, CatalogueEntry] = {}
         for row in product_events.order_by("id").iterator(chunk_size=2000):
-            ev = envelope(row).event
+            ev = Envelope.from_model(row).event
             entries[ev.sku] = CatalogueEntry(sku=ev.sku, name=ev.name, price=ev.price)
             done()
         CatalogueEntry.objects.all().delete()

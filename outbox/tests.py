@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from outbox import relay, store
-from outbox.delivery import Outcome, backoff, run_batch, run_delivery
+from outbox.delivery import DeliveryResult, backoff, run_batch, run_delivery
 from outbox.models import Delivery
 from tests.probe.events import Pinged
 from tests.probe.models import Breakage
@@ -56,7 +56,7 @@ def test_a_failed_attempt_is_rolled_back_and_its_retry_scheduled_within_the_cap(
     delivery = unsent_ping("k")
     before = timezone.now()
 
-    assert run_delivery(delivery.id, 0) == Outcome.RETRY
+    assert run_delivery(delivery.id, 0) == DeliveryResult.RETRY
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("pending", 1)
@@ -70,14 +70,14 @@ def test_a_failed_attempt_is_rolled_back_and_its_retry_scheduled_within_the_cap(
 def test_a_stale_copy_of_a_message_is_skipped_so_the_backoff_holds(broker):
     Breakage.objects.create(key="k")
     delivery = unsent_ping("k")
-    assert run_delivery(delivery.id, 0) == Outcome.RETRY
+    assert run_delivery(delivery.id, 0) == DeliveryResult.RETRY
     Breakage.objects.all().delete()
 
     # A duplicate of the first message (sent for attempt 0) arrives before the retry is due.
-    assert run_delivery(delivery.id, 0) == Outcome.SKIPPED
+    assert run_delivery(delivery.id, 0) == DeliveryResult.SKIPPED
     assert effect_count("k") == 0
     # The retry's own message (sent for attempt 1) runs it.
-    assert run_delivery(delivery.id, 1) == Outcome.DONE
+    assert run_delivery(delivery.id, 1) == DeliveryResult.DONE
     assert effect_count("k") == 1
 
 
@@ -87,7 +87,7 @@ def test_a_retry_that_only_the_sweep_sends_still_runs(broker):
     next_attempt_at forward by its lease, and its message must still run the delivery."""
     Breakage.objects.create(key="k")
     delivery = unsent_ping("k")
-    assert run_delivery(delivery.id, 0) == Outcome.RETRY
+    assert run_delivery(delivery.id, 0) == DeliveryResult.RETRY
     Breakage.objects.all().delete()
     broker.flushdb()
     Delivery.objects.filter(id=delivery.id).update(next_attempt_at=timezone.now())
@@ -95,7 +95,7 @@ def test_a_retry_that_only_the_sweep_sends_still_runs(broker):
     [(claimed_id, _queue, attempts)] = relay.claim_due(10)
 
     assert claimed_id == delivery.id
-    assert run_batch([claimed_id], [attempts])[Outcome.DONE] == 1
+    assert run_batch([claimed_id], [attempts])[DeliveryResult.DONE] == 1
     assert effect_count("k") == 1
 
 
@@ -106,7 +106,7 @@ def test_a_delivery_runs_once_however_many_times_it_is_sent(broker):
     outcomes = [run_delivery(delivery.id, 0), run_delivery(delivery.id, 0),
                 run_delivery(delivery.id)]
 
-    assert outcomes == [Outcome.DONE, Outcome.SKIPPED, Outcome.SKIPPED]
+    assert outcomes == [DeliveryResult.DONE, DeliveryResult.SKIPPED, DeliveryResult.SKIPPED]
     assert effect_count("k") == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("done", 1)
@@ -120,8 +120,9 @@ def test_a_permanent_error_is_dead_at_once_and_exhausted_attempts_are_dead_too(s
     Breakage.objects.create(key="flaky")
     never, flaky = unsent_ping("never"), unsent_ping("flaky")
 
-    assert run_delivery(never.id, 0) == Outcome.DEAD
-    assert [run_delivery(flaky.id, 0), run_delivery(flaky.id, 1)] == [Outcome.RETRY, Outcome.DEAD]
+    assert run_delivery(never.id, 0) == DeliveryResult.DEAD
+    assert [run_delivery(flaky.id, 0), run_delivery(flaky.id, 1)] == [DeliveryResult.RETRY,
+                                                                      DeliveryResult.DEAD]
 
     never.refresh_from_db()
     flaky.refresh_from_db()
@@ -130,5 +131,5 @@ def test_a_permanent_error_is_dead_at_once_and_exhausted_attempts_are_dead_too(s
     assert (flaky.status, flaky.attempts) == ("dead", 2)
     # A dead delivery is not run again by a late copy.
     Breakage.objects.all().delete()
-    assert run_delivery(flaky.id) == Outcome.SKIPPED
+    assert run_delivery(flaky.id) == DeliveryResult.SKIPPED
     assert effect_count("flaky") == 0

@@ -17,8 +17,8 @@ from inventory import services as inventory_services
 from inventory.models import Product, Reservation, Stock
 from orders.models import CatalogueEntry, OrderView
 from orders.projections import VIEW_EVENTS, fold_into_view
+from outbox.envelope import Envelope
 from outbox.models import Event
-from outbox.store import envelope
 from payments.domain import Payment
 from payments.models import PaymentSnapshot
 from saga.models import OrderSaga
@@ -80,13 +80,13 @@ def _orders(check: Check) -> None:
     rows = (Event.objects.filter(stream_type="orders.Order", event_type__in=types)
             .order_by("stream_id", "version"))
     for row in rows.iterator(chunk_size=5000):
-        views[row.stream_id] = fold_into_view(views.get(row.stream_id), envelope(row).event,
-                                              row.recorded_at)
+        views[row.stream_id] = fold_into_view(views.get(row.stream_id),
+                                              Envelope.from_model(row).event, row.recorded_at)
     _compare(check, "order view", [v for v in views.values() if v is not None],
              OrderView.objects.all())
     entries: dict[str, CatalogueEntry] = {}
     for row in Event.objects.filter(event_type="inventory.ProductAdded").order_by("id"):
-        ev = envelope(row).event
+        ev = Envelope.from_model(row).event
         entries[ev.sku] = CatalogueEntry(sku=ev.sku, name=ev.name, price=ev.price)
     _compare(check, "order price list entry", entries.values(), CatalogueEntry.objects.all())
 
@@ -99,7 +99,7 @@ def _payments(check: Check) -> None:
     for stream_id, stream in groupby(rows.iterator(chunk_size=5000), key=lambda r: r.stream_id):
         seen.add(stream_id)
         check.checked += 1
-        payment = Payment(stream_id).fold(envelope(r).event for r in stream)
+        payment = Payment(stream_id).fold(Envelope.from_model(r).event for r in stream)
         snapshot = snapshots.get(stream_id)
         if snapshot is None:
             check.violations.append(f"payment {stream_id} has events but no snapshot")

@@ -10,10 +10,10 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from outbox.contracts import DomainEvent
+from outbox.envelope import Envelope
 from outbox.models import Event
 from outbox.repository import AggregateRepository
 from outbox.rows import upsert
-from outbox.store import envelope
 from shipping import domain
 from shipping.carrier import Carrier, CarrierRefused, CarrierTimeout, default_carrier
 from shipping.events import Address
@@ -114,7 +114,7 @@ def read_models_from_events() -> list[Shipment]:
             if current is not None and last_at is not None:
                 rows.append(_row_of(current, last_at))
             current = domain.Shipment(row.stream_id)
-        current.fold([envelope(row).event])
+        current.fold([Envelope.from_model(row).event])
         last_at = row.recorded_at
     if current is not None and last_at is not None:
         rows.append(_row_of(current, last_at))

@@ -29,6 +29,7 @@ from inventory import services as inventory
 from orders.models import OrderSnapshot
 from outbox import store
 from outbox.delivery import run_delivery
+from outbox.envelope import Envelope
 from outbox.models import Delivery, Event
 from outbox.sealing import NotSealed, is_sealed, seal, unseal
 from payments.events import OrderPlacementNoted, PaymentSettlementRequested
@@ -121,7 +122,7 @@ def test_version_1_events_are_read_with_their_token_sealed(make, field):
         [row] = store.append("test.Stream", "o-v1", 0, [event], correlation_id="o-v1")
     old = stored_as_version_1(row, field, TOKEN)
 
-    read = store.envelope(old).event
+    read = Envelope.from_model(old).event
 
     assert getattr(read, field) != TOKEN and unseal(getattr(read, field)) == TOKEN
 

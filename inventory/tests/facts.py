@@ -15,7 +15,7 @@ from inventory.models import Stock
 from orders.events import OrderLine, OrderPlaced, ShippingAddress
 from outbox import relay, store
 from outbox.contracts import DomainEvent
-from outbox.delivery import Outcome, run_delivery
+from outbox.delivery import DeliveryResult, run_delivery
 from outbox.models import Delivery, Event
 
 STREAM_OF_CONTEXT = {"orders": "orders.Order", "payments": "payments.Payment",
@@ -58,13 +58,13 @@ def publish(event: DomainEvent, stream_type: str | None = None) -> Event:
     return row
 
 
-def deliver(row: Event, handler: str) -> Outcome:
+def deliver(row: Event, handler: str) -> DeliveryResult:
     delivery = Delivery.objects.get(event=row, handler=handler)
     Delivery.objects.filter(id=delivery.id).update(next_attempt_at=timezone.now())  # due now
     return run_delivery(delivery.id)
 
 
-def announce(event: DomainEvent, handler: str) -> Outcome:
+def announce(event: DomainEvent, handler: str) -> DeliveryResult:
     """Publish the event and run its delivery to `handler`."""
     return deliver(publish(event), handler)
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from orders.events import OrderLine, OrderPlaced, ShippingAddress
 from outbox import relay, store
 from outbox.contracts import DomainEvent
-from outbox.delivery import Outcome, run_delivery
+from outbox.delivery import DeliveryResult, run_delivery
 from outbox.models import Delivery, Event
 from payments.events import PaymentCaptured
 
@@ -47,13 +47,13 @@ def publish(event: DomainEvent, stream_type: str | None = None) -> Event:
     return row
 
 
-def deliver(row: Event, handler: str) -> Outcome:
+def deliver(row: Event, handler: str) -> DeliveryResult:
     delivery = Delivery.objects.get(event=row, handler=handler)
     Delivery.objects.filter(id=delivery.id).update(next_attempt_at=timezone.now())  # due now
     return run_delivery(delivery.id)
 
 
-def announce(event: DomainEvent, handler: str) -> Outcome:
+def announce(event: DomainEvent, handler: str) -> DeliveryResult:
     return deliver(publish(event), handler)
 
 
