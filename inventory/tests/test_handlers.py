@@ -18,12 +18,13 @@ from inventory.events import (
     StockReservationRequested,
     StockReserved,
 )
-from inventory.tests.facts import announce, deliver, placed, publish, reservation_events, stock_of
+from inventory.tests.facts import placed, reservation_events, stock_of
 from inventory.tests.facts import stocked as stock
 from orders.events import OrderCancelled, OrderConfirmed
 from outbox.delivery import DeliveryResult
 from outbox.models import Delivery, Event
 from payments.events import PaymentDeclined, PaymentRefunded
+from tests.support.delivery import announce, deliver, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +65,7 @@ def test_order_placed_beyond_the_stock_fails_with_a_reason_and_holds_nothing(sto
 
 
 def test_the_reservation_events_are_caused_by_the_order_placed(stocked, order_id):
-    row = publish(placed(order_id, ("SKU-1", 1)))
+    [row] = publish(placed(order_id, ("SKU-1", 1)))
     deliver(row, RESERVE)
     reserved = Event.objects.get(stream_type="inventory.Reservation", stream_id=order_id)
     assert reserved.correlation_id == order_id
@@ -72,7 +73,7 @@ def test_the_reservation_events_are_caused_by_the_order_placed(stocked, order_id
 
 
 def test_an_order_placed_delivered_twice_holds_once(stocked, order_id):
-    row = publish(placed(order_id, ("SKU-1", 2)))
+    [row] = publish(placed(order_id, ("SKU-1", 2)))
     assert deliver(row, RESERVE) == DeliveryResult.DONE
     Delivery.objects.filter(event=row, handler=RESERVE).update(status="pending")  # a replay
     assert deliver(row, RESERVE) == DeliveryResult.DONE
@@ -111,7 +112,7 @@ def test_order_cancelled_releases_a_live_hold_once(stocked, order_id):
 
 
 def test_order_cancelled_before_order_placed_means_nothing_is_ever_held(stocked, order_id):
-    placement = publish(placed(order_id, ("SKU-1", 2)))  # its delivery is late
+    [placement] = publish(placed(order_id, ("SKU-1", 2)))  # its delivery is late
     announce(OrderCancelled(order_id, "cancelled by customer", "customer"), RELEASE)
     assert deliver(placement, RESERVE) == DeliveryResult.DONE
     assert reservation_events(order_id) == [
@@ -130,7 +131,7 @@ def test_order_confirmed_commits_the_held_units(stocked, order_id):
 
 def test_order_confirmed_without_a_hold_is_a_dead_delivery_not_a_silent_one(stocked, order_id):
     announce(placed(order_id, ("SKU-7", 2)), RESERVE)  # out of stock
-    row = publish(OrderConfirmed(order_id))
+    [row] = publish(OrderConfirmed(order_id))
     assert deliver(row, COMMIT) == DeliveryResult.DEAD
     delivery = Delivery.objects.get(event=row, handler=COMMIT)
     assert "no hold to commit" in delivery.last_error
@@ -144,7 +145,8 @@ COMMANDS = "saga.Corrections"
 
 def test_a_reservation_requested_for_an_order_without_one_holds_its_lines(stocked, order_id):
     request = StockReservationRequested(order_id, (ReservedLine("SKU-1", 2),))
-    outcome = deliver(publish(request, COMMANDS), "inventory.reserve_on_request")
+    [row] = publish(request, stream_type=COMMANDS)
+    outcome = deliver(row, "inventory.reserve_on_request")
     assert outcome == DeliveryResult.DONE
     assert [type(e) for e in reservation_events(order_id)] == [StockReserved]
     assert stock_of("SKU-1") == (5, 2)
@@ -153,7 +155,8 @@ def test_a_reservation_requested_for_an_order_without_one_holds_its_lines(stocke
 def test_a_reservation_requested_for_a_live_hold_holds_nothing_more(stocked, order_id):
     announce(placed(order_id, ("SKU-1", 2)), RESERVE)
     request = StockReservationRequested(order_id, (ReservedLine("SKU-1", 2),))
-    outcome = deliver(publish(request, COMMANDS), "inventory.reserve_on_request")
+    [row] = publish(request, stream_type=COMMANDS)
+    outcome = deliver(row, "inventory.reserve_on_request")
     assert outcome == DeliveryResult.DONE
     assert len(reservation_events(order_id)) == 1
     assert stock_of("SKU-1") == (5, 2)
@@ -162,7 +165,8 @@ def test_a_reservation_requested_for_a_live_hold_holds_nothing_more(stocked, ord
 def test_a_release_requested_for_an_orphan_hold_releases_it(stocked, order_id):
     announce(placed(order_id, ("SKU-1", 2)), RESERVE)
     request = StockReleaseRequested(order_id, "order cancelled")
-    outcome = deliver(publish(request, COMMANDS), "inventory.release_on_request")
+    [row] = publish(request, stream_type=COMMANDS)
+    outcome = deliver(row, "inventory.release_on_request")
     assert outcome == DeliveryResult.DONE
     assert reservation_events(order_id)[-1] == StockReleased(
         order_id, (ReservedLine("SKU-1", 2),), "order cancelled")

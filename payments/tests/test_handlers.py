@@ -11,21 +11,20 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 from django.test import override_settings
-from django.utils import timezone
 
 from orders.events import OrderCancelled
 from outbox import registry, store
 from outbox.contracts import DomainEvent
-from outbox.delivery import DeliveryResult, run_delivery
-from outbox.models import Delivery, Event
+from outbox.delivery import DeliveryResult
+from outbox.models import Delivery
 from payments import services
 from payments.domain import Payment
 from payments.events import PaymentCaptured, PaymentDeclined, PaymentRefunded
 from payments.gateway import SimulatedGateway
 from payments.models import GatewayCall, GatewayLedgerEntry, PaymentSnapshot
-from payments.tests import facts
 from payments.tests.facts import TOTAL, held, placed
 from shipping.events import ShipmentFailed
+from tests.support.delivery import announce, deliver, publish, stream_events
 
 pytestmark = [pytest.mark.django_db(databases=["default", "providers"]),
               pytest.mark.usefixtures("provider_connection_closed_after")]
@@ -35,27 +34,16 @@ def order_id() -> str:
     return uuid.uuid4().hex  # provider rows commit on their own connection: keep tests apart
 
 
-def publish(event: DomainEvent) -> Event:
-    [row] = facts.publish(event)
-    return row
-
-
-def deliver(row: Event, handler: str) -> DeliveryResult:
-    delivery = Delivery.objects.get(event=row, handler=handler)
-    Delivery.objects.filter(id=delivery.id).update(next_attempt_at=timezone.now())  # due now
-    return run_delivery(delivery.id)
-
-
 def charge_on(event: DomainEvent) -> DeliveryResult:
-    return deliver(publish(event), "payments.charge_payment")
+    return announce(event, "payments.charge_payment")
 
 
 def refund_on(event: DomainEvent) -> DeliveryResult:
-    return deliver(publish(event), "payments.refund_payment")
+    return announce(event, "payments.refund_payment")
 
 
 def payment_events(order_id: str) -> list[DomainEvent]:
-    return [e.event for e in store.read_stream("payments.Payment", order_id)]
+    return stream_events("payments.Payment", order_id)
 
 
 def of_type(order_id: str, cls: type) -> list:
@@ -84,7 +72,7 @@ def test_the_handlers_subscribe_under_their_stable_names():
 def test_an_order_placed_and_held_is_charged_once(order_id):
     assert charge_on(placed(order_id)) == DeliveryResult.DONE
     assert of_type(order_id, PaymentCaptured) == []
-    reserved = publish(held(order_id))
+    [reserved] = publish(held(order_id))
     assert deliver(reserved, "payments.charge_payment") == DeliveryResult.DONE
     [captured] = store.read_stream("payments.Payment", order_id)[-1:]
     assert isinstance(captured.event, PaymentCaptured) and captured.event.amount == TOTAL
@@ -104,7 +92,7 @@ def test_stock_held_before_the_order_is_known_still_charges_once_both_are_known(
 
 def test_every_event_delivered_twice_charges_once(order_id):
     charge_on(placed(order_id))
-    reserved = publish(held(order_id))
+    [reserved] = publish(held(order_id))
     assert deliver(reserved, "payments.charge_payment") == DeliveryResult.DONE
     assert deliver(reserved, "payments.charge_payment") == DeliveryResult.SKIPPED
     charge_on(held(order_id))  # the same fact announced again (a renewed hold), a new event
@@ -131,7 +119,7 @@ def test_a_lost_gateway_response_goes_forward_to_captured_without_a_second_charg
 
 def test_a_flaky_gateway_is_retried_by_the_delivery_until_it_charges(order_id):
     charge_on(placed(order_id, "tok_flaky"))
-    reserved = publish(held(order_id))
+    [reserved] = publish(held(order_id))
     assert deliver(reserved, "payments.charge_payment") == DeliveryResult.RETRY
     assert of_type(order_id, PaymentCaptured) == []
     assert deliver(reserved, "payments.charge_payment") == DeliveryResult.RETRY

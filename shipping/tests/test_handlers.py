@@ -24,16 +24,8 @@ from shipping.events import (
 )
 from shipping.handlers import address_of
 from shipping.models import CarrierLedgerEntry, Shipment
-from shipping.tests.facts import (
-    BOOK,
-    CANCEL,
-    announce,
-    captured,
-    deliver,
-    placed,
-    publish,
-    shipment_events,
-)
+from shipping.tests.facts import BOOK, CANCEL, captured, placed, shipment_events
+from tests.support.delivery import announce, deliver, publish
 
 pytestmark = pytest.mark.django_db(databases=["default", "providers"])
 
@@ -69,7 +61,7 @@ def test_a_placed_and_paid_order_is_booked_once(order_id):
 
 
 def test_payment_before_placement_books_when_the_address_arrives(order_id):
-    placement = publish(placed(order_id))  # its delivery to shipping is late
+    [placement] = publish(placed(order_id))  # its delivery to shipping is late
     announce(captured(order_id), BOOK)
     assert kinds(order_id) == [PaymentCaptureNoted] and ledger(order_id) == []
     deliver(placement, BOOK)
@@ -79,7 +71,7 @@ def test_payment_before_placement_books_when_the_address_arrives(order_id):
 
 def test_a_payment_captured_delivered_twice_books_once(order_id):
     announce(placed(order_id), BOOK)
-    row = publish(captured(order_id))
+    [row] = publish(captured(order_id))
     deliver(row, BOOK)
     Delivery.objects.filter(event=row, handler=BOOK).update(status="pending")  # a replay
     assert deliver(row, BOOK) == DeliveryResult.DONE
@@ -104,7 +96,7 @@ def test_a_lost_carrier_answer_is_found_by_key_and_booked_once(order_id, setting
 
 def test_a_carrier_error_retries_the_delivery_and_books_once_it_answers(order_id, settings):
     announce(placed(order_id), BOOK)
-    row = publish(captured(order_id))
+    [row] = publish(captured(order_id))
     settings.SHIPPING_FAULTS = "error=1.0"
     assert deliver(row, BOOK) == DeliveryResult.RETRY
     assert kinds(order_id) == [OrderPlacementNoted]  # the attempt left nothing behind
@@ -185,7 +177,7 @@ def test_a_cancellation_requested_for_a_live_booking_cancels_it_at_the_carrier(o
     announce(placed(order_id), BOOK)
     announce(captured(order_id), BOOK)
     request = ShipmentCancellationRequested(order_id, "order cancelled", idempotency_key(order_id))
-    row = publish(request, "saga.Corrections")
+    [row] = publish(request, stream_type="saga.Corrections")
     assert deliver(row, "shipping.cancel_on_request") == DeliveryResult.DONE
     assert kinds(order_id)[-1] is ShipmentCancelled
     assert ledger(order_id)[0].status == "cancelled"

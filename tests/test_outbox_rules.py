@@ -3,33 +3,18 @@ retries sent by the sweep, permanent errors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-import redis
-from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from outbox import relay, store
+from outbox import relay
 from outbox.delivery import DeliveryResult, backoff, run_batch, run_delivery
 from outbox.models import Delivery
-from tests.probe.events import Pinged
 from tests.probe.models import Breakage
-from tests.probe.pings import OUTBOX_TEST_APPS, effect_count
+from tests.probe.pings import OUTBOX_TEST_APPS, effect_count, unsent_ping
 
 db = pytest.mark.django_db(transaction=True, available_apps=OUTBOX_TEST_APPS)
-
-
-@pytest.fixture
-def broker() -> Iterator[redis.Redis]:
-    """The test broker's Redis database, emptied before and after (retries send messages)."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
 
 
 def test_each_backoff_is_drawn_under_a_doubling_cap_up_to_the_limit(settings):
@@ -41,12 +26,6 @@ def test_each_backoff_is_drawn_under_a_doubling_cap_up_to_the_limit(settings):
         assert all(0 <= d <= cap for d in draws), attempt
         # Full jitter: spread over the whole range, not bunched at the cap.
         assert min(draws) < cap * 0.2 and max(draws) > cap * 0.8, attempt
-
-
-def unsent_ping(key: str) -> Delivery:
-    with transaction.atomic(), relay.suppressed():
-        [row] = store.append("probe", key, 0, [Pinged(key=key)])
-    return Delivery.objects.get(event=row)
 
 
 @db
