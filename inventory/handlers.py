@@ -10,8 +10,8 @@ from inventory import domain, services
 from inventory.events import StockReleaseRequested, StockReservationRequested
 from orders.events import OrderCancelled, OrderConfirmed, OrderPlaced
 from outbox.delivery import PermanentError
+from outbox.envelope import Envelope
 from outbox.registry import handles
-from outbox.store import Envelope
 from payments.events import PaymentDeclined, PaymentRefunded
 
 

@@ -29,9 +29,9 @@ from inventory.models import Product, Reservation, Stock
 from inventory.stock import StockMove, move_all, moves_of
 from outbox import rows
 from outbox.contracts import DomainEvent
+from outbox.envelope import Envelope
 from outbox.models import Event
 from outbox.registry import projects
-from outbox.store import Envelope, envelope
 
 # progress(done, total), called while a rebuild writes its rows.
 Progress = Callable[[int, int], None]
@@ -103,7 +103,7 @@ def project_reservation(event: DomainEvent, env: Envelope) -> None:
 def _stream_events(stream_type: str) -> Iterator[tuple[str, DomainEvent, datetime]]:
     events = Event.objects.filter(stream_type=stream_type).order_by("stream_id", "version")
     for row in events.iterator(chunk_size=2000):
-        yield row.stream_id, envelope(row).event, row.recorded_at
+        yield row.stream_id, Envelope.from_model(row).event, row.recorded_at
 
 
 def _apply(stocks: dict[str, Stock], moves: Iterable[StockMove]) -> None:

@@ -11,8 +11,8 @@ from orders import projections, services
 from orders.domain import OrderAlreadyConfirmed
 from orders.events import OrderCancellationRequested, OrderConfirmed, OrderViewRepairRequested
 from outbox.delivery import PermanentError
+from outbox.envelope import Envelope
 from outbox.registry import handles
-from outbox.store import Envelope
 from payments.events import PaymentCaptured
 from shipping.events import ShipmentBooked
 

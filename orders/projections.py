@@ -15,9 +15,10 @@ from orders.events import OrderCancelled, OrderConfirmed, OrderPlaced, ShippingA
 from orders.models import CatalogueEntry, OrderView
 from outbox import rows
 from outbox.contracts import DomainEvent
+from outbox.envelope import Envelope
 from outbox.models import Event
 from outbox.registry import projects
-from outbox.store import Envelope, envelope, read_stream
+from outbox.store import read_stream
 
 Progress = Callable[[int, int], None]
 READ_MODELS = (OrderView, CatalogueEntry)
@@ -130,7 +131,7 @@ def _order_views(events: Iterator[Event], done: Callable[[], None]) -> Iterator[
             yield current
             current = None
         current_id = row.stream_id
-        current = fold_into_view(current, envelope(row).event, row.recorded_at)
+        current = fold_into_view(current, Envelope.from_model(row).event, row.recorded_at)
         done()
     if current is not None:
         yield current
@@ -144,7 +145,7 @@ def _view_events() -> Any:
 def _catalogue(product_events: Iterator[Event], done: Callable[[], None]) -> list[CatalogueEntry]:
     entries: dict[str, CatalogueEntry] = {}
     for row in product_events:
-        ev = envelope(row).event
+        ev = Envelope.from_model(row).event
         entries[ev.sku] = catalogue_entry(ev)
         done()
     return list(entries.values())

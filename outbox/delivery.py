@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from outbox import registry, relay
 from outbox.context import message_context
+from outbox.envelope import EVENT_COLUMNS, Envelope
 from outbox.models import Delivery
 from outbox.rows import fetchall, fetchone
-from outbox.store import Envelope, envelope_of_row
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,9 @@ class HandlerSwallowedError(RuntimeError):
     """A handler returned normally from a transaction that an error had already doomed."""
 
 
-class Outcome(StrEnum):
+class DeliveryResult(StrEnum):
+    """What became of one run of a delivery."""
+
     DONE = "done"
     SKIPPED = "skipped"  # done or dead already, locked by another worker, or not due yet
     RETRY = "retry"
@@ -70,8 +72,7 @@ UPDATE outbox_delivery AS d
 SET status = 'done', attempts = d.attempts + 1, done_at = clock_timestamp()
 FROM locked{also}, outbox_event AS e
 WHERE d.id = locked.id AND e.id = d.event_id
-RETURNING d.handler, d.attempts - 1, e.id, e.stream_type, e.stream_id, e.version, e.event_type,
-          e.schema_version, e.payload, e.metadata, e.correlation_id, e.recorded_at
+RETURNING d.handler, d.attempts - 1, e.id, {event_columns}
 """
 
 
@@ -79,13 +80,15 @@ def _commit_variants(sql: str) -> dict[bool, str]:
     """The take statement as is, and (for OUTBOX_ASYNC_COMMIT) one that also makes its
     transaction commit without waiting for the WAL flush (SET LOCAL, so only delivery
     transactions): a commit lost in a database crash leaves the delivery pending, and it
-    simply runs again."""
+    simply runs again. Both return the event's columns as `Envelope.from_row` reads them."""
+    event_columns = ", ".join(f"e.{column}" for column in EVENT_COLUMNS)
     return {
-        False: sql.format(async_commit="", also=""),
+        False: sql.format(async_commit="", also="", event_columns=event_columns),
         True: sql.format(
             async_commit=",\nno_wait AS MATERIALIZED (\n"
             "    SELECT set_config('synchronous_commit', 'off', true)\n)",
             also=", no_wait",
+            event_columns=event_columns,
         ),
     }
 
@@ -112,8 +115,7 @@ UPDATE outbox_delivery AS d
 SET status = 'done', attempts = d.attempts + 1, done_at = clock_timestamp()
 FROM locked{also}, outbox_event AS e
 WHERE d.id = locked.id AND e.id = d.event_id
-RETURNING d.id, d.handler, d.attempts - 1, e.id, e.stream_type, e.stream_id, e.version,
-          e.event_type, e.schema_version, e.payload, e.metadata, e.correlation_id, e.recorded_at
+RETURNING d.id, d.handler, d.attempts - 1, e.id, {event_columns}
 """
 _TAKE_GROUP = _commit_variants(_TAKE_GROUP_SQL)
 
@@ -146,7 +148,7 @@ def run_group(items: list[tuple[int, int | None]]) -> GroupRun:
         with transaction.atomic():
             taken = sorted(fetchall(_TAKE_GROUP[settings.OUTBOX_ASYNC_COMMIT], [ids, expected]))
             for delivery_id, handler, attempts_seen, *columns in taken:
-                env = envelope_of_row(columns)
+                env = Envelope.from_row(columns)
                 context = _log_context(handler, env)
                 current = (delivery_id, attempts_seen, context)
                 _handle(handler, env, context)
@@ -181,7 +183,7 @@ def _handle(handler: str, env: Envelope, context: dict[str, str]) -> None:
                                     "transaction; let it propagate instead")
 
 
-def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Outcome:
+def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> DeliveryResult:
     """Run one delivery in its own transaction.
 
     `expected_attempts` is the attempt count the message was sent for: a message sent before
@@ -195,18 +197,19 @@ def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Outc
         with transaction.atomic():
             taken = _take(delivery_id, expected_attempts)
             if taken is None:
-                return Outcome.SKIPPED  # done or dead, held by another worker, stale, or gone
+                # Done or dead, held by another worker, stale, or gone.
+                return DeliveryResult.SKIPPED
             handler, attempts_seen, *columns = taken
-            env = envelope_of_row(columns)
+            env = Envelope.from_row(columns)
             context = _log_context(handler, env)
             _handle(handler, env, context)
-        return Outcome.DONE
+        return DeliveryResult.DONE
     except Exception as exc:
         with message_context(**context):
             return record_failure(delivery_id, exc, attempts_seen)
 
 
-def _run_alone(delivery_id: int, expected_attempts: int | None) -> Outcome:
+def _run_alone(delivery_id: int, expected_attempts: int | None) -> DeliveryResult:
     try:
         return run_delivery(delivery_id, expected_attempts)
     except Exception:
@@ -214,30 +217,30 @@ def _run_alone(delivery_id: int, expected_attempts: int | None) -> Outcome:
         # to the sweep, get a fresh connection, and go on with the batch.
         log.exception("delivery %s could not run or record its failure", delivery_id)
         connection.close_if_unusable_or_obsolete()
-        return Outcome.SKIPPED
+        return DeliveryResult.SKIPPED
 
 
-def _record_alone(delivery_id: int, exc: BaseException, attempts_seen: int) -> Outcome:
+def _record_alone(delivery_id: int, exc: BaseException, attempts_seen: int) -> DeliveryResult:
     try:
         return record_failure(delivery_id, exc, attempts_seen)
     except Exception:
         log.exception("the failure of delivery %s could not be recorded", delivery_id)
         connection.close_if_unusable_or_obsolete()
-        return Outcome.SKIPPED
+        return DeliveryResult.SKIPPED
 
 
 def record_failure(
     delivery_id: int, exc: BaseException, attempts_seen: int | None = None
-) -> Outcome:
+) -> DeliveryResult:
     """Count the failed attempt and schedule the next one, or make the delivery dead.
     Nothing is recorded if another run has moved the delivery on since `attempts_seen`."""
     error = "".join(traceback.format_exception(exc))[-4000:]
     with transaction.atomic():
         row = Delivery.objects.select_for_update().filter(id=delivery_id).first()
         if row is None or row.status != Delivery.Status.PENDING:
-            return Outcome.SKIPPED
+            return DeliveryResult.SKIPPED
         if attempts_seen is not None and row.attempts != attempts_seen:
-            return Outcome.SKIPPED
+            return DeliveryResult.SKIPPED
         row.attempts += 1
         row.last_error = error
         if isinstance(exc, PermanentError) or row.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
@@ -245,7 +248,7 @@ def record_failure(
             row.save(update_fields=["attempts", "last_error", "status"])
             log.error("delivery %s to %s is dead after %d attempts: %s",
                       row.id, row.handler, row.attempts, exc)
-            return Outcome.DEAD
+            return DeliveryResult.DEAD
         delay = backoff(row.attempts)
         row.next_attempt_at = timezone.now() + timedelta(seconds=delay)
         row.save(update_fields=["attempts", "last_error", "next_attempt_at"])
@@ -256,19 +259,19 @@ def record_failure(
     # held past the broker's visibility timeout would be redelivered anyway).
     if delay <= 60:
         relay.send([(delivery_id, queue)], countdown=delay, attempts=attempts)
-    return Outcome.RETRY
+    return DeliveryResult.RETRY
 
 
 def run_batch(
     delivery_ids: list[int], attempts: list[int] | None = None
-) -> dict[Outcome, int]:
+) -> dict[DeliveryResult, int]:
     """Run deliveries in order, following inline hops: up to OUTBOX_GROUP_SIZE of them in one
     transaction (`run_group`), each in its own if the group fails.
 
     `attempts[i]` is the attempt count `delivery_ids[i]` was sent for (see `run_delivery`);
     the deliveries found by inline hops are new, so they are run for attempt 0.
     """
-    counts: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
+    counts: dict[DeliveryResult, int] = dict.fromkeys(DeliveryResult, 0)
     expected = attempts if attempts is not None else [None] * len(delivery_ids)
     todo: deque[tuple[int, int | None]] = deque(zip(delivery_ids, expected, strict=True))
     budget = len(delivery_ids) + MAX_INLINE
@@ -294,8 +297,8 @@ def run_batch(
                         counts[_run_alone(delivery_id, expected_attempts)] += 1
                     budget -= len(group)
                 else:
-                    counts[Outcome.DONE] += result.ran
-                    counts[Outcome.SKIPPED] += len(group) - result.ran
+                    counts[DeliveryResult.DONE] += result.ran
+                    counts[DeliveryResult.SKIPPED] += len(group) - result.ran
                     budget -= len(group)
             todo.extend((delivery_id, 0) for delivery_id in hops)
             hops.clear()

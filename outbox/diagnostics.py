@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from outbox.contracts import event
+from outbox.envelope import Envelope
 from outbox.registry import handles, subscription
-from outbox.store import Envelope
 
 STREAM_TYPE = "outbox.Diagnostics"
 HANDLER = "outbox.diagnostic_noop"

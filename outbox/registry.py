@@ -1,5 +1,5 @@
-"""Who reacts to which event: handlers (run later, by delivery), projectors (run in the
-appending transaction) and upcasters (bring an old schema version to the current one).
+"""Who reacts to which event: handlers (run later, by delivery) and projectors (run in the
+appending transaction). Upcasters are in `outbox.upcasting`.
 
 Handler names are stored in delivery rows, so they are stable strings (`"inventory.reserve_stock"`)
 chosen once, never module paths.
@@ -10,18 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 
 from outbox.contracts import DomainEvent, event_types
+from outbox.envelope import Envelope
 
-if TYPE_CHECKING:
-    from outbox.store import Envelope
-
-HandlerFunc = Callable[[Any, "Envelope"], None]
-ProjectorFunc = Callable[[Any, "Envelope"], None]
-Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+HandlerFunc = Callable[[Any, Envelope], None]
+ProjectorFunc = Callable[[Any, Envelope], None]
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,6 @@ class Subscription:
 _by_name: dict[str, list[Subscription]] = defaultdict(list)
 _by_event: dict[str, list[Subscription]] = defaultdict(list)
 _projectors: dict[str, list[ProjectorFunc]] = defaultdict(list)
-_upcasters: dict[tuple[str, int], Upcaster] = {}
 
 
 class DuplicateHandlerName(ValueError):
@@ -85,29 +81,6 @@ def projects(*events: type[DomainEvent]) -> Callable[[ProjectorFunc], ProjectorF
     return register
 
 
-def upcaster(event_type: str, *, from_version: int) -> Callable[[Upcaster], Upcaster]:
-    """Register the step that turns `event_type` at `from_version` into `from_version + 1`."""
-
-    def register(func: Upcaster) -> Upcaster:
-        _upcasters[(event_type, from_version)] = func
-        return func
-
-    return register
-
-
-def upcast(event_type: str, version: int, payload: dict[str, Any], target: int) -> dict[str, Any]:
-    while version < target:
-        try:
-            step = _upcasters[(event_type, version)]
-        except KeyError:
-            raise LookupError(
-                f"no upcaster for {event_type} from schema version {version}"
-            ) from None
-        payload = step(payload)
-        version += 1
-    return payload
-
-
 def subscriptions(event_type: str) -> list[Subscription]:
     return _by_event.get(event_type, [])
 
@@ -121,10 +94,6 @@ def subscription(handler_name: str, event_type: str) -> Subscription:
         if sub.event_type == event_type:
             return sub
     raise LookupError(f"no handler {handler_name!r} for {event_type}")
-
-
-def handler_names() -> set[str]:
-    return set(_by_name)
 
 
 def unhandled_event_types() -> list[str]:

@@ -14,9 +14,10 @@ from django.db import connection
 from django.utils import timezone
 
 from outbox import context, registry, relay
-from outbox.contracts import DomainEvent, event_class, from_payload, to_payload
+from outbox.contracts import DomainEvent, to_payload
+from outbox.envelope import EVENT_COLUMNS, Envelope
 from outbox.models import CORRELATION_ID_MAX_LENGTH, Event
-from outbox.rows import decoded, fetchall
+from outbox.rows import fetchall
 
 
 class ConcurrencyError(Exception):
@@ -26,55 +27,6 @@ class ConcurrencyError(Exception):
 class NotInTransaction(RuntimeError):
     """`append` shares the caller's transaction; calling it outside one would split state
     from its events."""
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """A stored event as handlers and projectors see it: the typed event plus its metadata."""
-
-    id: int
-    stream_type: str
-    stream_id: str
-    version: int
-    event_type: str
-    event: Any
-    correlation_id: str
-    causation_id: str | None
-    actor: str | None
-    recorded_at: datetime
-
-
-def envelope(row: Event) -> Envelope:
-    """Turn a stored row into an `Envelope`, upcasting an old schema version on the way."""
-    return envelope_of(
-        event_id=row.id, stream_type=row.stream_type, stream_id=row.stream_id,
-        version=row.version, event_type=row.event_type, schema_version=row.schema_version,
-        payload=row.payload, metadata=row.metadata or {}, correlation_id=row.correlation_id,
-        recorded_at=row.recorded_at,
-    )
-
-
-def envelope_of(
-    *, event_id: int, stream_type: str, stream_id: str, version: int, event_type: str,
-    schema_version: int, payload: dict[str, Any], metadata: dict[str, Any], correlation_id: str,
-    recorded_at: datetime,
-) -> Envelope:
-    """The same from an event's columns (the delivery hot path reads them with raw SQL)."""
-    cls = event_class(event_type)
-    if schema_version < cls.schema_version:
-        payload = registry.upcast(event_type, schema_version, payload, cls.schema_version)
-    return Envelope(
-        id=event_id,
-        stream_type=stream_type,
-        stream_id=stream_id,
-        version=version,
-        event_type=event_type,
-        event=from_payload(cls, payload),
-        correlation_id=correlation_id,
-        causation_id=metadata.get("causation_id"),
-        actor=metadata.get("actor"),
-        recorded_at=recorded_at,
-    )
 
 
 @dataclass(frozen=True)
@@ -170,25 +122,13 @@ def append(
     for row, ev in zip(rows, events, strict=True):
         projectors = registry.projectors(ev.event_type)
         if projectors:
-            env = Envelope(
-                id=row.id,
-                stream_type=stream_type,
-                stream_id=stream_id,
-                version=row.version,
-                event_type=ev.event_type,
-                event=ev,
-                correlation_id=correlation,
-                causation_id=metadata["causation_id"],
-                actor=metadata["actor"],
-                recorded_at=now,
-            )
+            env = Envelope.from_model(row, event=ev)
             for project in projectors:
                 project(ev, env)
     return rows
 
 
-_EVENT_COLUMNS = ("stream_type, stream_id, version, event_type, schema_version, payload, metadata, "
-                  "correlation_id, recorded_at")
+_EVENT_COLUMNS = ", ".join(EVENT_COLUMNS)
 
 
 _EVENT_PLACEHOLDERS = "(%s, %s, %s::integer, %s, %s::integer, %s::jsonb, %s::jsonb, %s, %s)"
@@ -286,19 +226,4 @@ def read_correlated(correlation_id: str, event_types: Sequence[str] | None = Non
 
 
 def _envelopes(sql: str, params: list[Any]) -> list[Envelope]:
-    return [envelope_of_row(row) for row in fetchall(sql, params)]
-
-
-def envelope_of_row(row: Sequence[Any]) -> Envelope:
-    """An envelope from a raw row of `id, <_EVENT_COLUMNS>` (the hot paths read events so)."""
-    (event_id, stream_type, stream_id, version, event_type, schema_version, payload, metadata,
-     correlation_id, recorded_at) = row
-    return envelope_of(
-        event_id=event_id, stream_type=stream_type, stream_id=stream_id, version=version,
-        event_type=event_type, schema_version=schema_version, payload=decoded(payload),
-        metadata=decoded(metadata) or {}, correlation_id=correlation_id, recorded_at=recorded_at,
-    )
-
-
-def payload_of(ev: DomainEvent) -> dict[str, Any]:
-    return to_payload(ev)
+    return [Envelope.from_row(row) for row in fetchall(sql, params)]

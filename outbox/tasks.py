@@ -29,10 +29,10 @@ def drop_broken_connections(**kwargs: Any) -> None:
     close_old_connections()
 
 
-@shared_task(name="outbox.deliver", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=relay.DELIVER_TASK, acks_late=True, reject_on_worker_lost=True)
 def deliver(delivery_ids: list[int], attempts: list[int] | None = None) -> dict[str, int]:
     counts = delivery.run_batch(delivery_ids, attempts)
-    return {outcome.value: n for outcome, n in counts.items() if n}
+    return {result.value: n for result, n in counts.items() if n}
 
 
 @shared_task(name="outbox.sweep", ignore_result=True)

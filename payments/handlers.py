@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from inventory.events import StockReserved
 from orders.events import OrderCancelled, OrderPlaced
 from outbox.delivery import PermanentError
+from outbox.envelope import Envelope
 from outbox.registry import handles
 from outbox.sealing import NotSealed
-from outbox.store import Envelope
 from payments import services
 from payments.domain import PaymentRuleBroken
 from payments.events import ExtraChargeRefundRequested, PaymentSettlementRequested

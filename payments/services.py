@@ -19,6 +19,7 @@ from django.db.models import Subquery
 
 from outbox import store
 from outbox.contracts import DomainEvent
+from outbox.envelope import Envelope
 from outbox.models import Event
 from outbox.repository import AggregateRepository
 from outbox.sealing import unseal
@@ -173,7 +174,7 @@ def rebuild_read_models(progress: Callable[[int, int], None] | None = None) -> i
                     .order_by("stream_id", "version"))
             snapshots = []
             for stream_id, stream_rows in groupby(rows.iterator(), key=lambda r: r.stream_id):
-                payment = Payment(stream_id).fold(store.envelope(r).event for r in stream_rows)
+                payment = Payment(stream_id).fold(Envelope.from_model(r).event for r in stream_rows)
                 snapshots.append(PaymentSnapshot(stream_id=stream_id, version=payment.version,
                                                  state=payment.snapshot()))
             PaymentSnapshot.objects.bulk_create(

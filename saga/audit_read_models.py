@@ -17,8 +17,8 @@ from inventory import projections as inventory_projections
 from inventory.models import Product, Reservation, Stock
 from orders import projections as orders_projections
 from orders.models import CatalogueEntry, OrderView
+from outbox.envelope import Envelope
 from outbox.models import Event
-from outbox.store import envelope
 from payments.domain import Payment
 from payments.models import PaymentSnapshot
 from saga.models import OrderSaga
@@ -88,7 +88,7 @@ def _payments(check: Check) -> None:
     for stream_id, stream in groupby(rows.iterator(chunk_size=5000), key=lambda r: r.stream_id):
         seen.add(stream_id)
         check.checked += 1
-        payment = Payment(stream_id).fold(envelope(r).event for r in stream)
+        payment = Payment(stream_id).fold(Envelope.from_model(r).event for r in stream)
         snapshot = snapshots.get(stream_id)
         if snapshot is None:
             check.violations.append(f"payment {stream_id} has events but no snapshot")

@@ -23,8 +23,8 @@ from django.utils.dateparse import parse_datetime
 from inventory.models import ReservationSnapshot
 from orders.models import OrderSnapshot, OrderView
 from orders.projections import fold_into_view
+from outbox.envelope import Envelope
 from outbox.models import Delivery, Event
-from outbox.store import envelope
 from payments.domain import charge_key
 from payments.models import GatewayLedgerEntry, PaymentSnapshot
 from saga import desired
@@ -213,8 +213,8 @@ def _compare_read_models(seen: dict[str, Observation], sagas: list[OrderSaga]) -
         views: dict[str, Any] = {}
         for row in events:
             if row.stream_type == "orders.Order":
-                views[row.stream_id] = fold_into_view(views.get(row.stream_id),
-                                                      envelope(row).event, row.recorded_at)
+                views[row.stream_id] = fold_into_view(
+                    views.get(row.stream_id), Envelope.from_model(row).event, row.recorded_at)
         stored = OrderView.objects.in_bulk(list(views))
     rebuilt = fold_events(events)
     for order_id, saga in rows.items():

@@ -29,8 +29,8 @@ from orders.events import (
     OrderViewRepairRequested,
 )
 from outbox import rows
+from outbox.envelope import Envelope
 from outbox.registry import projects
-from outbox.store import Envelope
 from payments.events import (
     ExtraChargeRefunded,
     ExtraChargeRefundRequested,

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable
 
 from django.db import transaction
 
+from outbox.envelope import Envelope
 from outbox.models import Event
-from outbox.store import envelope
 from saga.models import OrderSaga
 from saga.projections import COMMAND_EVENTS, FACT_EVENTS, PROJECTED_FIELDS, apply, new_saga
 
@@ -26,7 +26,7 @@ def fold_events(rows: Iterable[Event]) -> dict[str, OrderSaga]:
     """Fresh, unsaved saga rows folded from these events (in global order), by order id."""
     fresh: dict[str, OrderSaga] = {}
     for row in rows:
-        env = envelope(row)
+        env = Envelope.from_model(row)
         if not isinstance(env.event, SAGA_EVENTS) or env.event.order_id != row.correlation_id:
             continue  # not an event the saga projects (the same ones the live projectors see)
         order_id = env.event.order_id

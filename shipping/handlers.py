@@ -7,8 +7,8 @@ says so; a duplicate or a late event changes nothing.
 from __future__ import annotations
 
 from orders.events import OrderCancelled, OrderPlaced, ShippingAddress
+from outbox.envelope import Envelope
 from outbox.registry import handles
-from outbox.store import Envelope
 from payments.events import PaymentCaptured
 from shipping import services
 from shipping.carrier import default_carrier

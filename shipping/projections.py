@@ -12,9 +12,9 @@ from django.db import connection, transaction
 
 from outbox import rows
 from outbox.contracts import DomainEvent
+from outbox.envelope import Envelope
 from outbox.models import Event
 from outbox.registry import projects
-from outbox.store import Envelope, envelope
 from shipping import domain
 from shipping.events import (
     OrderCancellationNoted,
@@ -81,7 +81,7 @@ def read_models_from_events() -> list[Shipment]:
     for row in events.order_by("stream_id", "version").iterator(chunk_size=2000):
         if row.stream_id not in folded:
             folded[row.stream_id] = new_row(row.stream_id)
-        fold(folded[row.stream_id], envelope(row).event, row.recorded_at)
+        fold(folded[row.stream_id], Envelope.from_model(row).event, row.recorded_at)
     return list(folded.values())
 
 

@@ -25,9 +25,9 @@ from orders import services as orders
 from orders.domain import OrderAlreadyConfirmed
 from outbox import registry
 from outbox.context import message_context
-from outbox.delivery import Outcome, PermanentError, run_delivery
+from outbox.delivery import DeliveryResult, PermanentError, run_delivery
+from outbox.envelope import Envelope
 from outbox.models import Delivery, Event
-from outbox.store import envelope
 from saga import desired
 from saga.models import OrderSaga
 from saga.observation import observe
@@ -111,7 +111,7 @@ def injected(fault: str) -> Iterator[None]:
             yield
 
 
-def run(delivery: Delivery, fault: str = "none") -> Outcome:
+def run(delivery: Delivery, fault: str = "none") -> DeliveryResult:
     """Run it as the sweep would once it is due: for the attempt count it was sent for."""
     Delivery.objects.filter(id=delivery.id, next_attempt_at__gt=timezone.now()).update(
         next_attempt_at=timezone.now())
@@ -128,7 +128,7 @@ def handle_again(delivery: Delivery, fault: str = "none") -> None:
     """Hand an event its handler has already handled to that handler again (a redelivery
     that got past the inbox: a replayed dead letter, a restored backup), in a transaction of
     its own, as a delivery runs it."""
-    env = envelope(Event.objects.get(id=delivery.event_id))
+    env = Envelope.from_model(Event.objects.get(id=delivery.event_id))
     with injected(fault), transaction.atomic(), message_context(
             correlation=env.correlation_id, causation=str(env.id),
             by=f"handler:{delivery.handler}"):
@@ -190,9 +190,9 @@ def schedule(order: Order, data: st.DataObject) -> None:
             reconcile_order(order.id)
         else:
             outcome = run(delivery, fault)
-            assert outcome is not Outcome.DEAD, f"delivery to {delivery.handler} went dead"
+            assert outcome is not DeliveryResult.DEAD, f"delivery to {delivery.handler} went dead"
             if move == "duplicate":
-                assert run_delivery(delivery.id, delivery.attempts) is Outcome.SKIPPED, (
+                assert run_delivery(delivery.id, delivery.attempts) is DeliveryResult.SKIPPED, (
                     "a second message for the same attempt must find the delivery taken")
     if order.will_cancel and not order.cancel_tried:
         customer_cancels(order)  # late: after everything else, likely past the pivot
@@ -205,7 +205,7 @@ def drain(order: Order) -> None:
         if not todo:
             return
         for delivery in todo:
-            if run(delivery) is Outcome.DEAD:
+            if run(delivery) is DeliveryResult.DEAD:
                 dead = Delivery.objects.get(id=delivery.id)
                 pytest.fail(f"delivery to {dead.handler} went dead: "
                             f"{dead.last_error.strip().splitlines()[-1]}")

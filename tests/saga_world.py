@@ -17,8 +17,6 @@ from django.db import connections
 from inventory import services as inventory
 from orders import services as orders
 from orders.events import ShippingAddress
-from outbox import relay
-from outbox.delivery import run_delivery
 from outbox.models import Delivery
 from payments.models import GatewayLedgerEntry
 from saga import reconciler
@@ -118,23 +116,3 @@ def ledger_net(order_id: str) -> Decimal:
 def live_bookings(order_id: str) -> int:
     return CarrierLedgerEntry.objects.using("providers").filter(
         order_id=order_id, status="booked").count()
-
-
-def drain(limit: int = 500, *, lose: str = "") -> int:
-    """Run every pending delivery here, in order, the way a worker runs them (same code, no
-    broker: nothing is published), until none is left; returns how many ran. Deliveries to
-    handlers starting with `lose` are marked done without running (their effect was lost).
-    For tests about what the saga leaves behind rather than about delivery."""
-    ran = 0
-    with relay.suppressed():
-        while ran < limit:
-            pending = Delivery.objects.filter(status="pending")
-            if lose:
-                pending.filter(handler__startswith=lose).update(status="done")
-            ids = list(pending.order_by("id").values_list("id", flat=True)[:50])
-            if not ids:
-                return ran
-            for delivery_id in ids:
-                run_delivery(delivery_id)
-                ran += 1
-    raise AssertionError(f"deliveries still pending after {limit} runs")

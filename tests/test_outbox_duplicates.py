@@ -11,7 +11,7 @@ import pytest
 from outbox import relay
 from outbox.models import Delivery
 from tests.conftest import Proc, wait_for
-from tests.probe.pings import OUTBOX_TEST_APPS, effect_count, ping
+from tests.probe.pings import OUTBOX_TEST_APPS, effect_count, unsent_ping
 from tests.probe.workers import log_marks, task_results
 
 pytestmark = [
@@ -34,11 +34,6 @@ def two_workers(process_env: dict[str, str]) -> Iterator[list[Proc]]:
     yield workers
     for worker in workers:
         worker.stop()
-
-
-def unsent_ping(key: str, **fields: object) -> Delivery:
-    with relay.suppressed():
-        return ping(key, **fields)
 
 
 def test_the_same_delivery_sent_twice_has_one_effect(two_workers, broker):

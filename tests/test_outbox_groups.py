@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from outbox import registry, relay
-from outbox.delivery import HandlerSwallowedError, Outcome, run_batch
+from outbox.delivery import DeliveryResult, HandlerSwallowedError, run_batch
 from outbox.models import Delivery
 from tests.probe.models import Breakage, Effect
 from tests.probe.pings import OUTBOX_TEST_APPS, effect_count, ping
@@ -30,7 +30,7 @@ def test_a_group_runs_every_delivery_once_in_one_transaction(settings):
     with CaptureQueriesContext(connection) as queries:
         counts = run_batch([d.id for d in deliveries])
 
-    assert counts[Outcome.DONE] == 5
+    assert counts[DeliveryResult.DONE] == 5
     assert [effect_count(k) for k in "abcde"] == [1, 1, 1, 1, 1]
     assert set(Delivery.objects.values_list("status", "attempts")) == {("done", 1)}
     commits = [q for q in queries.captured_queries if q["sql"] == "COMMIT"]
@@ -44,7 +44,7 @@ def test_a_duplicate_of_a_group_changes_nothing(settings):
 
     counts = run_batch(ids)
 
-    assert counts[Outcome.DONE] == 0 and counts[Outcome.SKIPPED] == 3
+    assert counts[DeliveryResult.DONE] == 0 and counts[DeliveryResult.SKIPPED] == 3
     assert [effect_count(k) for k in "abc"] == [1, 1, 1]
 
 
@@ -63,7 +63,7 @@ def test_one_failing_handler_rolls_its_group_back_and_only_it_is_retried(setting
 
     counts = run_batch([d.id for d in deliveries])
 
-    assert (counts[Outcome.DONE], counts[Outcome.RETRY]) == (2, 1)
+    assert (counts[DeliveryResult.DONE], counts[DeliveryResult.RETRY]) == (2, 1)
     assert [effect_count(k) for k in "abc"] == [1, 0, 1]
     broken = Delivery.objects.get(id=deliveries[1].id)
     assert (broken.status, broken.attempts) == ("pending", 1)
@@ -91,7 +91,7 @@ def test_a_handler_that_swallows_a_doomed_transaction_is_recorded_as_failed(
     monkeypatch.setattr(registry, "subscription", lambda name, event_type: dataclasses.replace(
         real(name, event_type), func=swallowing))
 
-    assert run_batch([delivery.id])[Outcome.RETRY] == 1
+    assert run_batch([delivery.id])[DeliveryResult.RETRY] == 1
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("pending", 1)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 from django.apps import apps
 
-from outbox import contracts, registry
+from outbox import contracts, registry, upcasting
 from outbox.contracts import event
 
 
@@ -18,14 +18,14 @@ from outbox.contracts import event
 def scratch_registry() -> Iterator[None]:
     """Registrations made by the test are forgotten afterwards."""
     saved = (copy.deepcopy(registry._by_name), copy.deepcopy(registry._by_event),
-             dict(registry._upcasters), dict(contracts._EVENT_CLASSES))
+             dict(upcasting._upcasters), dict(contracts._EVENT_CLASSES))
     yield
     registry._by_name.clear()
     registry._by_name.update(saved[0])
     registry._by_event.clear()
     registry._by_event.update(saved[1])
-    registry._upcasters.clear()
-    registry._upcasters.update(saved[2])
+    upcasting._upcasters.clear()
+    upcasting._upcasters.update(saved[2])
     contracts._EVENT_CLASSES.clear()
     contracts._EVENT_CLASSES.update(saved[3])
 
@@ -81,7 +81,7 @@ def test_an_event_that_nobody_handles_and_is_not_terminal_is_reported(scratch_re
 
 def test_upcasting_without_a_registered_step_is_a_clear_error():
     with pytest.raises(LookupError, match=r"no upcaster for probe.Pinged from schema version 0"):
-        registry.upcast("probe.Pinged", 0, {}, 2)
+        upcasting.upcast("probe.Pinged", 0, {}, 2)
 
 
 def test_every_event_type_of_the_installed_apps_is_handled_or_marked_terminal():

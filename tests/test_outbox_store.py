@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from outbox import store
-from outbox.delivery import Outcome, run_delivery
+from outbox.delivery import DeliveryResult, run_delivery
 from outbox.models import Delivery, Event
 from tests.probe.events import Counted, Pinged
 from tests.probe.pings import OUTBOX_TEST_APPS, effect_count
@@ -170,6 +170,6 @@ def test_an_old_schema_event_is_delivered_to_its_handler_in_the_current_shape():
     event = _old_schema_ping("legacy", with_delivery=True)
     delivery = Delivery.objects.get(event=event)
 
-    assert run_delivery(delivery.id) == Outcome.DONE
+    assert run_delivery(delivery.id) == DeliveryResult.DONE
 
     assert effect_count("legacy") == 1

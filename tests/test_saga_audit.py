@@ -22,10 +22,10 @@ from shipping.models import CarrierLedgerEntry
 from tests.saga_world import (
     catalogue_fixture,  # noqa: F401
     customer_fixture,  # noqa: F401
-    drain,
     place,
     providers_closed,  # noqa: F401
 )
+from tests.support.delivery import drain
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "providers"])
 

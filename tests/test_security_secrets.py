@@ -28,13 +28,14 @@ from config.logging import CorrelationFilter, JsonFormatter
 from inventory import services as inventory
 from orders.models import OrderSnapshot
 from outbox import store
-from outbox.delivery import run_delivery
+from outbox.envelope import Envelope
 from outbox.models import Delivery, Event
 from outbox.sealing import NotSealed, is_sealed, seal, unseal
 from payments.events import OrderPlacementNoted, PaymentSettlementRequested
 from payments.models import GatewayLedgerEntry, PaymentSnapshot
 from payments.tests.facts import held, placed
 from tests.conftest import wait_for
+from tests.support.delivery import deliver_pending, publish
 
 # A test card number (Luhn-valid) inside a token: what must never be seen in clear.
 CARD = "4111111111111111"
@@ -121,7 +122,7 @@ def test_version_1_events_are_read_with_their_token_sealed(make, field):
         [row] = store.append("test.Stream", "o-v1", 0, [event], correlation_id="o-v1")
     old = stored_as_version_1(row, field, TOKEN)
 
-    read = store.envelope(old).event
+    read = Envelope.from_model(old).event
 
     assert getattr(read, field) != TOKEN and unseal(getattr(read, field)) == TOKEN
 
@@ -130,14 +131,9 @@ def test_version_1_events_are_read_with_their_token_sealed(make, field):
 def test_payments_charges_a_version_1_order_with_its_clear_token():
     # tok_decline in clear in a stored v1 OrderPlaced: upcast, sealed, opened, declined.
     order_id = "order-v1-decline"
-    with transaction.atomic():
-        [row] = store.append("orders.Order", order_id, 0, [placed(order_id)],
-                             correlation_id=order_id)
-        store.append("inventory.Reservation", order_id, 0, [held(order_id)],
-                     correlation_id=order_id)
+    [row, _] = publish(placed(order_id), held(order_id), send=True)
     stored_as_version_1(row, "payment_token", "tok_decline")
-    for delivery in Delivery.objects.filter(handler="payments.charge_payment").order_by("id"):
-        run_delivery(delivery.id)
+    deliver_pending("payments.charge_payment")
     assert Event.objects.filter(correlation_id=order_id,
                                 event_type="payments.PaymentDeclined").exists()
 

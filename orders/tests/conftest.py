@@ -1,6 +1,6 @@
 """Fixtures of the orders tests: a catalogue fed the way inventory feeds it (a `ProductAdded`
 appended to the event store; the orders projector builds its price list in that transaction),
-customers and staff with tokens, and helpers to make participants' facts happen."""
+customers and staff with tokens (tests.support.delivery makes participants' facts happen)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,6 @@ from rest_framework.test import APIClient
 from inventory.events import ProductAdded
 from orders.models import IdempotencyKey, OrderSnapshot, OrderView
 from outbox import store
-from outbox.contracts import DomainEvent
-from outbox.delivery import run_delivery
 from outbox.models import Delivery, Event
 
 PRICES = {"SKU-1": "12.50", "SKU-2": "89.99", "SKU-3": "0.35"}
@@ -47,22 +45,6 @@ def add_product(sku: str, name: str, price: str) -> None:
     with transaction.atomic():
         added = ProductAdded(sku=sku, name=name, price=Decimal(price))
         store.append("inventory.Product", sku, 0, [added])
-
-
-def happen(stream_type: str, order_id: str, *events: DomainEvent) -> None:
-    """A participant appends facts about the order to its own stream."""
-    with transaction.atomic():
-        version = Event.objects.filter(stream_type=stream_type, stream_id=order_id).count()
-        store.append(stream_type, order_id, version, list(events), correlation_id=order_id)
-
-
-def deliver(handler: str) -> int:
-    """Run the pending deliveries of one handler in this process, as a worker would."""
-    ids = list(Delivery.objects.filter(handler=handler, status=Delivery.Status.PENDING)
-               .order_by("id").values_list("id", flat=True))
-    for delivery_id in ids:
-        run_delivery(delivery_id)
-    return len(ids)
 
 
 def written() -> dict[str, int]:

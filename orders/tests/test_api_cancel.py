@@ -9,8 +9,9 @@ from orders.models import OrderView
 from outbox.models import Event
 from payments.events import PaymentCaptured
 from shipping.events import ShipmentBooked
+from tests.support.delivery import deliver_pending, publish
 
-from .conftest import deliver, happen, written
+from .conftest import written
 
 pytestmark = pytest.mark.django_db
 
@@ -18,10 +19,10 @@ pytestmark = pytest.mark.django_db
 def confirm(order_id: str) -> None:
     hold = StockReserved(order_id=order_id, lines=(ReservedLine("SKU-1", 2),),
                          expires_at="2030-01-01T00:00:00Z")
-    happen("inventory.Reservation", order_id, hold)
-    happen("payments.Payment", order_id, PaymentCaptured(order_id, Decimal("25.00"), "c"))
-    happen("shipping.Shipment", order_id, ShipmentBooked(order_id, "s", "TRK"))
-    deliver("orders.advance_order")
+    publish(hold)
+    publish(PaymentCaptured(order_id, Decimal("25.00"), "c"))
+    publish(ShipmentBooked(order_id, "s", "TRK"))
+    deliver_pending("orders.advance_order")
     assert OrderView.objects.get(pk=order_id).status == "confirmed"
 
 
@@ -80,9 +81,8 @@ def test_an_order_cancelled_by_the_saga_answers_200_with_the_sagas_reason(alice,
     from inventory.events import StockReservationFailed
 
     order_id = place("alice")
-    happen("inventory.Reservation", order_id,
-           StockReservationFailed(order_id, "out of stock: SKU-1"))
-    deliver("orders.cancel_order")
+    publish(StockReservationFailed(order_id, "out of stock: SKU-1"))
+    deliver_pending("orders.cancel_order")
 
     response = alice.post(f"/api/orders/{order_id}/cancel/")
 

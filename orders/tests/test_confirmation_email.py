@@ -13,8 +13,7 @@ from orders.models import ConfirmationEmailDispatch
 from outbox.models import Event
 from payments.events import PaymentCaptured
 from shipping.events import ShipmentBooked
-
-from .conftest import deliver, happen
+from tests.support.delivery import deliver_pending, publish
 
 # The note of the hand-over is written through the providers' connection, which commits on
 # its own: the test database must not be one wrapping transaction.
@@ -27,24 +26,24 @@ class CommitFailed(Exception):
 
 def confirmed_order(place) -> str:
     order_id = place("alice")
-    happen("inventory.Reservation", order_id, StockReserved(
+    publish(StockReserved(
         order_id, (ReservedLine("SKU-1", 2),), "2030-01-01T00:00:00+00:00"))
-    happen("payments.Payment", order_id, PaymentCaptured(order_id, Decimal("25.00"), "ch_1"))
-    happen("shipping.Shipment", order_id, ShipmentBooked(order_id, "sh_1", "TRK"))
-    deliver("orders.advance_order")
+    publish(PaymentCaptured(order_id, Decimal("25.00"), "ch_1"))
+    publish(ShipmentBooked(order_id, "sh_1", "TRK"))
+    deliver_pending("orders.advance_order")
     return order_id
 
 
 def test_a_send_whose_commit_failed_is_recorded_on_retry_but_not_sent_again(place):
     order_id = confirmed_order(place)
     with pytest.raises(CommitFailed), transaction.atomic():
-        deliver("orders.send_confirmation_email")  # the mail goes out ...
+        deliver_pending("orders.send_confirmation_email")  # the mail goes out ...
         raise CommitFailed  # ... and the delivery's transaction never commits
 
     assert len(mail.outbox) == 1
     assert not Event.objects.filter(event_type="orders.ConfirmationEmailSent").exists()
 
-    deliver("orders.send_confirmation_email")  # the retry
+    deliver_pending("orders.send_confirmation_email")  # the retry
 
     assert len(mail.outbox) == 1
     assert Event.objects.filter(stream_id=order_id,

@@ -11,13 +11,12 @@ from orders.models import OrderView
 from outbox.models import Delivery, Event
 from payments.events import PaymentCaptured, PaymentRefunded
 from shipping.events import ShipmentBooked
-
-from .conftest import deliver, happen
+from tests.support.delivery import deliver_pending, publish
 
 # The confirmation e-mail notes its hand-over through the providers' connection.
 pytestmark = pytest.mark.django_db(databases=["default", "providers"])
 
-RESERVATION, PAYMENT, SHIPMENT = "inventory.Reservation", "payments.Payment", "shipping.Shipment"
+COMMANDS = "saga.Commands"
 
 
 def held(order_id):
@@ -44,14 +43,14 @@ def status(order_id):
 
 def test_the_order_confirms_when_stock_payment_and_shipment_hold(place):
     order_id = place("alice")
-    happen(RESERVATION, order_id, held(order_id))
-    deliver("orders.advance_order")
-    happen(PAYMENT, order_id, captured(order_id))
-    deliver("orders.advance_order")
+    publish(held(order_id))
+    deliver_pending("orders.advance_order")
+    publish(captured(order_id))
+    deliver_pending("orders.advance_order")
     assert status(order_id) == "pending"
 
-    happen(SHIPMENT, order_id, booked(order_id))
-    deliver("orders.advance_order")
+    publish(booked(order_id))
+    deliver_pending("orders.advance_order")
 
     assert status(order_id) == "confirmed"
     confirmed = Event.objects.get(stream_id=order_id, event_type="orders.OrderConfirmed")
@@ -61,46 +60,46 @@ def test_the_order_confirms_when_stock_payment_and_shipment_hold(place):
 
 def test_facts_arriving_in_any_order_confirm_once(place):
     order_id = place("alice")
-    happen(SHIPMENT, order_id, booked(order_id))
-    happen(PAYMENT, order_id, captured(order_id))
-    happen(RESERVATION, order_id, held(order_id))
+    publish(booked(order_id))
+    publish(captured(order_id))
+    publish(held(order_id))
 
-    assert deliver("orders.advance_order") == 3
+    assert deliver_pending("orders.advance_order") == 3
 
     assert order_events(order_id) == ["orders.OrderPlaced", "orders.OrderConfirmed"]
 
 
 def test_a_delivery_run_twice_confirms_once(place):
     order_id = place("alice")
-    happen(RESERVATION, order_id, held(order_id))
-    happen(PAYMENT, order_id, captured(order_id))
-    happen(SHIPMENT, order_id, booked(order_id))
-    deliver("orders.advance_order")
+    publish(held(order_id))
+    publish(captured(order_id))
+    publish(booked(order_id))
+    deliver_pending("orders.advance_order")
 
     Delivery.objects.filter(handler="orders.advance_order").update(status="pending")  # replayed
-    deliver("orders.advance_order")
+    deliver_pending("orders.advance_order")
 
     assert order_events(order_id).count("orders.OrderConfirmed") == 1
 
 
 def test_the_reread_before_the_pivot_sees_a_refund_and_does_not_confirm(place):
     order_id = place("alice")
-    happen(RESERVATION, order_id, held(order_id))
-    happen(PAYMENT, order_id, captured(order_id), PaymentRefunded(
+    publish(held(order_id))
+    publish(captured(order_id), PaymentRefunded(
         order_id=order_id, amount=Decimal("25.00"), refund_id="re_1",
         reason="carrier refused the address", compensation=True))
-    happen(SHIPMENT, order_id, booked(order_id))
+    publish(booked(order_id))
 
-    deliver("orders.advance_order")
+    deliver_pending("orders.advance_order")
 
     assert status(order_id) == "pending"
 
 
 def test_a_failed_reservation_cancels_the_order_with_its_reason(place):
     order_id = place("alice")
-    happen(RESERVATION, order_id, StockReservationFailed(order_id, "out of stock: SKU-7"))
+    publish(StockReservationFailed(order_id, "out of stock: SKU-7"))
 
-    deliver("orders.cancel_order")
+    deliver_pending("orders.cancel_order")
 
     view = OrderView.objects.get(pk=order_id)
     assert (view.status, view.reason) == ("cancelled", "out of stock: SKU-7")
@@ -111,11 +110,11 @@ def test_a_failed_reservation_cancels_the_order_with_its_reason(place):
 
 def test_released_stock_cancels_a_pending_order_with_the_release_reason(place):
     order_id = place("alice")
-    happen(RESERVATION, order_id, held(order_id), StockReleased(
+    publish(held(order_id), StockReleased(
         order_id, (ReservedLine("SKU-1", 2),), reason="payment declined"))
 
-    deliver("orders.cancel_order")
-    deliver("orders.advance_order")
+    deliver_pending("orders.cancel_order")
+    deliver_pending("orders.advance_order")
 
     assert OrderView.objects.get(pk=order_id).reason == "payment declined"
     assert order_events(order_id) == ["orders.OrderPlaced", "orders.OrderCancelled"]
@@ -124,11 +123,11 @@ def test_released_stock_cancels_a_pending_order_with_the_release_reason(place):
 def test_a_late_capture_does_not_confirm_a_cancelled_order(place, alice):
     order_id = place("alice")
     alice.post(f"/api/orders/{order_id}/cancel/")
-    happen(RESERVATION, order_id, held(order_id))
-    happen(PAYMENT, order_id, captured(order_id))
-    happen(SHIPMENT, order_id, booked(order_id))
+    publish(held(order_id))
+    publish(captured(order_id))
+    publish(booked(order_id))
 
-    deliver("orders.advance_order")
+    deliver_pending("orders.advance_order")
 
     assert status(order_id) == "cancelled"
     assert "orders.OrderConfirmed" not in order_events(order_id)
@@ -136,27 +135,27 @@ def test_a_late_capture_does_not_confirm_a_cancelled_order(place, alice):
 
 def test_a_release_after_the_pivot_does_not_cancel(place):
     order_id = place("alice")
-    happen(RESERVATION, order_id, held(order_id))
-    happen(PAYMENT, order_id, captured(order_id))
-    happen(SHIPMENT, order_id, booked(order_id))
-    deliver("orders.advance_order")
-    happen(RESERVATION, order_id, StockReleased(order_id, (), reason="hold expired"))
+    publish(held(order_id))
+    publish(captured(order_id))
+    publish(booked(order_id))
+    deliver_pending("orders.advance_order")
+    publish(StockReleased(order_id, (), reason="hold expired"))
 
-    deliver("orders.cancel_order")
+    deliver_pending("orders.cancel_order")
 
     assert status(order_id) == "confirmed"
 
 
 def test_the_confirmation_email_is_sent_once_after_the_pivot(place):
     order_id = place("alice")
-    happen(RESERVATION, order_id, held(order_id))
-    happen(PAYMENT, order_id, captured(order_id))
-    happen(SHIPMENT, order_id, booked(order_id))
-    deliver("orders.advance_order")
+    publish(held(order_id))
+    publish(captured(order_id))
+    publish(booked(order_id))
+    deliver_pending("orders.advance_order")
 
-    deliver("orders.send_confirmation_email")
+    deliver_pending("orders.send_confirmation_email")
     Delivery.objects.filter(handler="orders.send_confirmation_email").update(status="pending")
-    deliver("orders.send_confirmation_email")
+    deliver_pending("orders.send_confirmation_email")
 
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["alice@example.com"]
@@ -168,42 +167,42 @@ def test_the_confirmation_email_is_sent_once_after_the_pivot(place):
 
 def test_a_failed_send_leaves_no_guard_behind_and_is_retried(place, monkeypatch, broker_db):
     order_id = place("alice")
-    happen(RESERVATION, order_id, held(order_id))
-    happen(PAYMENT, order_id, captured(order_id))
-    happen(SHIPMENT, order_id, booked(order_id))
-    deliver("orders.advance_order")
+    publish(held(order_id))
+    publish(captured(order_id))
+    publish(booked(order_id))
+    deliver_pending("orders.advance_order")
 
     def smtp_down(self, *args, **kwargs):
         raise ConnectionError("mail server down")
 
     with monkeypatch.context() as patch:
         patch.setattr("django.core.mail.EmailMessage.send", smtp_down)
-        deliver("orders.send_confirmation_email")
+        deliver_pending("orders.send_confirmation_email")
     delivery = Delivery.objects.get(handler="orders.send_confirmation_email")
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert "orders.ConfirmationEmailSent" not in order_events(order_id)
 
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.created_at)
-    deliver("orders.send_confirmation_email")
+    deliver_pending("orders.send_confirmation_email")
 
     assert len(mail.outbox) == 1
     assert "orders.ConfirmationEmailSent" in order_events(order_id)
 
 
 def test_a_fact_about_an_unknown_order_is_a_dead_letter(db):
-    happen(RESERVATION, "no-such-order", StockReservationFailed("no-such-order", "x"))
+    publish(StockReservationFailed("no-such-order", "x"))
 
-    deliver("orders.cancel_order")
+    deliver_pending("orders.cancel_order")
 
     assert Delivery.objects.get(handler="orders.cancel_order").status == "dead"
 
 
 def test_a_cancellation_requested_by_the_reconciler_cancels_a_pending_order(place):
     order_id = place("alice")
-    happen("saga.Commands", order_id, OrderCancellationRequested(
-        order_id, "the saga ran past its budget", "saga"))
+    publish(OrderCancellationRequested(order_id, "the saga ran past its budget", "saga"),
+            stream_type=COMMANDS)
 
-    deliver("orders.cancel_on_request")
+    deliver_pending("orders.cancel_on_request")
 
     view = OrderView.objects.get(pk=order_id)
     assert (view.status, view.reason) == ("cancelled", "the saga ran past its budget")
@@ -211,13 +210,13 @@ def test_a_cancellation_requested_by_the_reconciler_cancels_a_pending_order(plac
 
 def test_a_cancellation_request_after_the_pivot_changes_nothing(place):
     order_id = place("alice")
-    happen(RESERVATION, order_id, held(order_id))
-    happen(PAYMENT, order_id, captured(order_id))
-    happen(SHIPMENT, order_id, booked(order_id))
-    deliver("orders.advance_order")
-    happen("saga.Commands", order_id, OrderCancellationRequested(order_id, "late", "saga"))
+    publish(held(order_id))
+    publish(captured(order_id))
+    publish(booked(order_id))
+    deliver_pending("orders.advance_order")
+    publish(OrderCancellationRequested(order_id, "late", "saga"), stream_type=COMMANDS)
 
-    deliver("orders.cancel_on_request")
+    deliver_pending("orders.cancel_on_request")
 
     assert status(order_id) == "confirmed"
     assert Delivery.objects.get(handler="orders.cancel_on_request").status == "done"
@@ -227,9 +226,9 @@ def test_a_view_repair_rewrites_the_order_view_from_its_stream(place, alice):
     order_id = place("alice")
     alice.post(f"/api/orders/{order_id}/cancel/")
     OrderView.objects.filter(pk=order_id).update(status="pending", reason="", cancelled_at=None)
-    happen("saga.Commands", order_id, OrderViewRepairRequested(order_id))
+    publish(OrderViewRepairRequested(order_id), stream_type=COMMANDS)
 
-    deliver("orders.repair_order_view")
+    deliver_pending("orders.repair_order_view")
 
     view = OrderView.objects.get(pk=order_id)
     assert (view.status, view.reason) == ("cancelled", "cancelled by customer")

@@ -11,8 +11,7 @@ from orders.models import CatalogueEntry, OrderView
 from outbox import store
 from payments.events import PaymentCaptured
 from shipping.events import ShipmentBooked
-
-from .conftest import deliver, happen
+from tests.support.delivery import deliver_pending, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -25,14 +24,13 @@ def make_history(place, client_for):
     """Orders in every state, for two customers, and a product whose price changed."""
     confirmed, declined, cancelled = place("alice"), place("alice"), place("bob")
     place("bob", ("SKU-2", 1), ("SKU-3", 4))  # stays pending
-    happen("inventory.Reservation", confirmed, StockReserved(
+    publish(StockReserved(
         confirmed, (ReservedLine("SKU-1", 2),), "2030-01-01T00:00:00+00:00"))
-    happen("payments.Payment", confirmed, PaymentCaptured(confirmed, Decimal("25.00"), "c1"))
-    happen("shipping.Shipment", confirmed, ShipmentBooked(confirmed, "s1", "T1"))
-    happen("inventory.Reservation", declined,
-           StockReservationFailed(declined, "out of stock: SKU-1"))
-    deliver("orders.advance_order")
-    deliver("orders.cancel_order")
+    publish(PaymentCaptured(confirmed, Decimal("25.00"), "c1"))
+    publish(ShipmentBooked(confirmed, "s1", "T1"))
+    publish(StockReservationFailed(declined, "out of stock: SKU-1"))
+    deliver_pending("orders.advance_order")
+    deliver_pending("orders.cancel_order")
     client_for("bob").post(f"/api/orders/{cancelled}/cancel/")
     with transaction.atomic():
         store.append("inventory.Product", "SKU-3", 1,

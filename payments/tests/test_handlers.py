@@ -11,21 +11,20 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 from django.test import override_settings
-from django.utils import timezone
 
 from orders.events import OrderCancelled
 from outbox import registry, store
 from outbox.contracts import DomainEvent
-from outbox.delivery import Outcome, run_delivery
-from outbox.models import Delivery, Event
+from outbox.delivery import DeliveryResult
+from outbox.models import Delivery
 from payments import services
 from payments.domain import Payment
 from payments.events import PaymentCaptured, PaymentDeclined, PaymentRefunded
 from payments.gateway import SimulatedGateway
 from payments.models import GatewayCall, GatewayLedgerEntry, PaymentSnapshot
-from payments.tests import facts
 from payments.tests.facts import TOTAL, held, placed
 from shipping.events import ShipmentFailed
+from tests.support.delivery import announce, deliver, publish, stream_events
 
 pytestmark = [pytest.mark.django_db(databases=["default", "providers"]),
               pytest.mark.usefixtures("provider_connection_closed_after")]
@@ -35,27 +34,16 @@ def order_id() -> str:
     return uuid.uuid4().hex  # provider rows commit on their own connection: keep tests apart
 
 
-def publish(event: DomainEvent) -> Event:
-    [row] = facts.publish(event)
-    return row
+def charge_on(event: DomainEvent) -> DeliveryResult:
+    return announce(event, "payments.charge_payment")
 
 
-def deliver(row: Event, handler: str) -> Outcome:
-    delivery = Delivery.objects.get(event=row, handler=handler)
-    Delivery.objects.filter(id=delivery.id).update(next_attempt_at=timezone.now())  # due now
-    return run_delivery(delivery.id)
-
-
-def charge_on(event: DomainEvent) -> Outcome:
-    return deliver(publish(event), "payments.charge_payment")
-
-
-def refund_on(event: DomainEvent) -> Outcome:
-    return deliver(publish(event), "payments.refund_payment")
+def refund_on(event: DomainEvent) -> DeliveryResult:
+    return announce(event, "payments.refund_payment")
 
 
 def payment_events(order_id: str) -> list[DomainEvent]:
-    return [e.event for e in store.read_stream("payments.Payment", order_id)]
+    return stream_events("payments.Payment", order_id)
 
 
 def of_type(order_id: str, cls: type) -> list:
@@ -82,10 +70,10 @@ def test_the_handlers_subscribe_under_their_stable_names():
 
 
 def test_an_order_placed_and_held_is_charged_once(order_id):
-    assert charge_on(placed(order_id)) == Outcome.DONE
+    assert charge_on(placed(order_id)) == DeliveryResult.DONE
     assert of_type(order_id, PaymentCaptured) == []
-    reserved = publish(held(order_id))
-    assert deliver(reserved, "payments.charge_payment") == Outcome.DONE
+    [reserved] = publish(held(order_id))
+    assert deliver(reserved, "payments.charge_payment") == DeliveryResult.DONE
     [captured] = store.read_stream("payments.Payment", order_id)[-1:]
     assert isinstance(captured.event, PaymentCaptured) and captured.event.amount == TOTAL
     assert captured.correlation_id == order_id
@@ -104,9 +92,9 @@ def test_stock_held_before_the_order_is_known_still_charges_once_both_are_known(
 
 def test_every_event_delivered_twice_charges_once(order_id):
     charge_on(placed(order_id))
-    reserved = publish(held(order_id))
-    assert deliver(reserved, "payments.charge_payment") == Outcome.DONE
-    assert deliver(reserved, "payments.charge_payment") == Outcome.SKIPPED
+    [reserved] = publish(held(order_id))
+    assert deliver(reserved, "payments.charge_payment") == DeliveryResult.DONE
+    assert deliver(reserved, "payments.charge_payment") == DeliveryResult.SKIPPED
     charge_on(held(order_id))  # the same fact announced again (a renewed hold), a new event
     assert len(of_type(order_id, PaymentCaptured)) == 1
     assert charge_rows(order_id) == 1
@@ -114,7 +102,7 @@ def test_every_event_delivered_twice_charges_once(order_id):
 
 def test_a_declined_card_is_a_normal_outcome_not_a_retry(order_id):
     charge_on(placed(order_id, "tok_decline"))
-    assert charge_on(held(order_id)) == Outcome.DONE
+    assert charge_on(held(order_id)) == DeliveryResult.DONE
     assert of_type(order_id, PaymentDeclined) == [PaymentDeclined(order_id, "payment declined")]
     assert of_type(order_id, PaymentCaptured) == []
     assert charge_rows(order_id) == 0
@@ -122,7 +110,7 @@ def test_a_declined_card_is_a_normal_outcome_not_a_retry(order_id):
 
 def test_a_lost_gateway_response_goes_forward_to_captured_without_a_second_charge(order_id):
     charge_on(placed(order_id, "tok_lost_response"))
-    assert charge_on(held(order_id)) == Outcome.DONE
+    assert charge_on(held(order_id)) == DeliveryResult.DONE
     [captured] = of_type(order_id, PaymentCaptured)
     assert charge_rows(order_id) == 1
     assert GatewayLedgerEntry.objects.using("providers").get(order_id=order_id).entry_id == (
@@ -131,11 +119,11 @@ def test_a_lost_gateway_response_goes_forward_to_captured_without_a_second_charg
 
 def test_a_flaky_gateway_is_retried_by_the_delivery_until_it_charges(order_id):
     charge_on(placed(order_id, "tok_flaky"))
-    reserved = publish(held(order_id))
-    assert deliver(reserved, "payments.charge_payment") == Outcome.RETRY
+    [reserved] = publish(held(order_id))
+    assert deliver(reserved, "payments.charge_payment") == DeliveryResult.RETRY
     assert of_type(order_id, PaymentCaptured) == []
-    assert deliver(reserved, "payments.charge_payment") == Outcome.RETRY
-    assert deliver(reserved, "payments.charge_payment") == Outcome.DONE
+    assert deliver(reserved, "payments.charge_payment") == DeliveryResult.RETRY
+    assert deliver(reserved, "payments.charge_payment") == DeliveryResult.DONE
     assert len(of_type(order_id, PaymentCaptured)) == 1
     assert Delivery.objects.get(event=reserved, handler="payments.charge_payment").attempts == 3
     assert GatewayCall.objects.using("providers").filter(
@@ -146,7 +134,7 @@ def test_a_flaky_gateway_is_retried_by_the_delivery_until_it_charges(order_id):
 @override_settings(PAYMENTS_FAULTS="error=1")
 def test_a_transient_gateway_error_records_nothing_and_retries(order_id):
     charge_on(placed(order_id))
-    assert charge_on(held(order_id)) == Outcome.RETRY
+    assert charge_on(held(order_id)) == DeliveryResult.RETRY
     assert of_type(order_id, PaymentCaptured) == []
     assert charge_rows(order_id) == 0
 
@@ -170,7 +158,8 @@ def test_a_charge_whose_transaction_rolled_back_is_not_charged_again(order_id):
 
 def test_a_cancelled_order_is_never_charged(order_id):
     charge_on(placed(order_id))
-    assert refund_on(OrderCancelled(order_id, "cancelled by customer", "customer")) == Outcome.DONE
+    cancelled = OrderCancelled(order_id, "cancelled by customer", "customer")
+    assert refund_on(cancelled) == DeliveryResult.DONE
     charge_on(held(order_id))
     assert of_type(order_id, PaymentCaptured) == []
     assert of_type(order_id, PaymentRefunded) == []
@@ -208,7 +197,7 @@ def test_a_capture_lost_before_the_cancel_is_found_and_refunded_at_once(order_id
 def test_a_failed_shipment_refunds_as_a_compensation_with_the_failure_reason(order_id):
     charge_on(placed(order_id))
     charge_on(held(order_id))
-    assert refund_on(ShipmentFailed(order_id, "carrier refused the address")) == Outcome.DONE
+    assert refund_on(ShipmentFailed(order_id, "carrier refused the address")) == DeliveryResult.DONE
     [refund] = of_type(order_id, PaymentRefunded)
     assert (refund.amount, refund.reason, refund.compensation) == (
         TOTAL, "carrier refused the address", True)

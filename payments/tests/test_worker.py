@@ -9,8 +9,9 @@ from django.test import override_settings
 
 from outbox.models import Delivery, Event
 from payments.models import GatewayCall, GatewayLedgerEntry
-from payments.tests.facts import held, placed, publish
+from payments.tests.facts import held, placed
 from tests.conftest import wait_for
+from tests.support.delivery import publish
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases=["default", "providers"]),
               pytest.mark.usefixtures("provider_connection_closed_after"), pytest.mark.e2e]
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.django_db(transaction=True, databases=["default", "pro
 def test_a_real_worker_retries_a_flaky_charge_until_it_is_captured_once(start_worker, broker):
     start_worker(queues="payments", OUTBOX_QUEUE_MODE="per_context")
     order_id = uuid.uuid4().hex
-    publish(placed(order_id, "tok_flaky"), held(order_id))
+    publish(placed(order_id, "tok_flaky"), held(order_id), send=True)
     charges = Delivery.objects.filter(event__correlation_id=order_id,
                                       handler="payments.charge_payment")
     wait_for(lambda: charges.count() == 2 and not charges.exclude(status="done").exists(),

@@ -6,7 +6,6 @@ import uuid
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.db import transaction
 
 from inventory.events import ReservedLine, StockCommitted, StockReleased, StockReserved
 from orders.events import (
@@ -17,15 +16,13 @@ from orders.events import (
     OrderPlaced,
     ShippingAddress,
 )
-from outbox import relay, store
 from outbox.contracts import DomainEvent
 from payments.events import PaymentCaptured, PaymentDeclined, PaymentRefunded
 from shipping.events import ShipmentBooked, ShipmentCancelled
+from tests.support.delivery import publish
 
 ADDRESS = ShippingAddress(name="Ada", line1="1 Way", city="London", postal_code="N1",
                           country="GB")
-STREAMS = {"orders": "orders.Order", "inventory": "inventory.Reservation",
-           "payments": "payments.Payment", "shipping": "shipping.Shipment"}
 
 
 class OrderHistory:
@@ -37,15 +34,9 @@ class OrderHistory:
         self.total = total
         self.customer = customer or User.objects.get_or_create(
             username="saga-customer", defaults={"email": "customer@example.com"})[0]
-        self.versions: dict[str, int] = {}
 
     def record(self, *events: DomainEvent) -> None:
-        with transaction.atomic(), relay.suppressed():
-            for ev in events:
-                stream = STREAMS[ev.event_type.split(".", 1)[0]]
-                version = self.versions.get(stream, 0)
-                store.append(stream, self.order_id, version, [ev], correlation_id=self.order_id)
-                self.versions[stream] = version + 1
+        publish(*events)
 
     # The facts, named as the contexts announce them.
     def placed(self) -> OrderPlaced:

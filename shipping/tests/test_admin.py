@@ -8,7 +8,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from shipping.tests.facts import BOOK, announce, captured, placed
+from shipping.tests.facts import BOOK, captured, placed
+from tests.support.delivery import announce
 
 pytestmark = pytest.mark.django_db(databases=["default", "providers"])
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 
 from orders.events import OrderCancelled
-from outbox.delivery import Outcome
+from outbox.delivery import DeliveryResult
 from outbox.models import Delivery
 from shipping import services
 from shipping.domain import idempotency_key
@@ -24,16 +24,8 @@ from shipping.events import (
 )
 from shipping.handlers import address_of
 from shipping.models import CarrierLedgerEntry, Shipment
-from shipping.tests.facts import (
-    BOOK,
-    CANCEL,
-    announce,
-    captured,
-    deliver,
-    placed,
-    publish,
-    shipment_events,
-)
+from shipping.tests.facts import BOOK, CANCEL, captured, placed, shipment_events
+from tests.support.delivery import announce, deliver, publish
 
 pytestmark = pytest.mark.django_db(databases=["default", "providers"])
 
@@ -57,8 +49,8 @@ def kinds(order_id: str) -> list[type]:
 
 
 def test_a_placed_and_paid_order_is_booked_once(order_id):
-    assert announce(placed(order_id), BOOK) == Outcome.DONE
-    assert announce(captured(order_id), BOOK) == Outcome.DONE
+    assert announce(placed(order_id), BOOK) == DeliveryResult.DONE
+    assert announce(captured(order_id), BOOK) == DeliveryResult.DONE
     assert kinds(order_id) == [OrderPlacementNoted, PaymentCaptureNoted, ShipmentBooked]
     [entry] = ledger(order_id)
     assert entry.status == "booked" and entry.order_id == order_id
@@ -69,7 +61,7 @@ def test_a_placed_and_paid_order_is_booked_once(order_id):
 
 
 def test_payment_before_placement_books_when_the_address_arrives(order_id):
-    placement = publish(placed(order_id))  # its delivery to shipping is late
+    [placement] = publish(placed(order_id))  # its delivery to shipping is late
     announce(captured(order_id), BOOK)
     assert kinds(order_id) == [PaymentCaptureNoted] and ledger(order_id) == []
     deliver(placement, BOOK)
@@ -79,17 +71,17 @@ def test_payment_before_placement_books_when_the_address_arrives(order_id):
 
 def test_a_payment_captured_delivered_twice_books_once(order_id):
     announce(placed(order_id), BOOK)
-    row = publish(captured(order_id))
+    [row] = publish(captured(order_id))
     deliver(row, BOOK)
     Delivery.objects.filter(event=row, handler=BOOK).update(status="pending")  # a replay
-    assert deliver(row, BOOK) == Outcome.DONE
+    assert deliver(row, BOOK) == DeliveryResult.DONE
     assert kinds(order_id).count(ShipmentBooked) == 1
     assert len(ledger(order_id)) == 1
 
 
 def test_the_carrier_refusing_the_address_fails_the_shipment_without_retrying(order_id):
     announce(placed(order_id, postal_code="00000"), BOOK)
-    assert announce(captured(order_id), BOOK) == Outcome.DONE
+    assert announce(captured(order_id), BOOK) == DeliveryResult.DONE
     assert shipment_events(order_id)[-1] == ShipmentFailed(order_id, "carrier refused the address")
     assert ledger(order_id) == []
 
@@ -97,20 +89,20 @@ def test_the_carrier_refusing_the_address_fails_the_shipment_without_retrying(or
 def test_a_lost_carrier_answer_is_found_by_key_and_booked_once(order_id, settings):
     settings.SHIPPING_FAULTS = "lost_response=1.0"
     announce(placed(order_id), BOOK)
-    assert announce(captured(order_id), BOOK) == Outcome.DONE
+    assert announce(captured(order_id), BOOK) == DeliveryResult.DONE
     [entry] = ledger(order_id)
     assert shipment_events(order_id)[-1].shipment_id == entry.shipment_id
 
 
 def test_a_carrier_error_retries_the_delivery_and_books_once_it_answers(order_id, settings):
     announce(placed(order_id), BOOK)
-    row = publish(captured(order_id))
+    [row] = publish(captured(order_id))
     settings.SHIPPING_FAULTS = "error=1.0"
-    assert deliver(row, BOOK) == Outcome.RETRY
+    assert deliver(row, BOOK) == DeliveryResult.RETRY
     assert kinds(order_id) == [OrderPlacementNoted]  # the attempt left nothing behind
     assert "carrier unavailable" in Delivery.objects.get(event=row, handler=BOOK).last_error
     settings.SHIPPING_FAULTS = ""
-    assert deliver(row, BOOK) == Outcome.DONE
+    assert deliver(row, BOOK) == DeliveryResult.DONE
     assert kinds(order_id) == [OrderPlacementNoted, PaymentCaptureNoted, ShipmentBooked]
     assert len(ledger(order_id)) == 1
 
@@ -118,7 +110,7 @@ def test_a_carrier_error_retries_the_delivery_and_books_once_it_answers(order_id
 def test_order_cancelled_cancels_a_live_booking(order_id):
     announce(placed(order_id), BOOK)
     announce(captured(order_id), BOOK)
-    assert announce(cancelled(order_id), CANCEL) == Outcome.DONE
+    assert announce(cancelled(order_id), CANCEL) == DeliveryResult.DONE
     booked = shipment_events(order_id)[2]
     assert shipment_events(order_id)[-1] == ShipmentCancelled(
         order_id, booked.shipment_id, "cancelled by customer")
@@ -128,8 +120,8 @@ def test_order_cancelled_cancels_a_live_booking(order_id):
 
 def test_order_cancelled_before_the_payment_means_nothing_is_ever_booked(order_id):
     announce(placed(order_id), BOOK)
-    assert announce(cancelled(order_id), CANCEL) == Outcome.DONE
-    assert announce(captured(order_id), BOOK) == Outcome.DONE
+    assert announce(cancelled(order_id), CANCEL) == DeliveryResult.DONE
+    assert announce(captured(order_id), BOOK) == DeliveryResult.DONE
     assert kinds(order_id) == [OrderPlacementNoted, OrderCancellationNoted]
     assert ledger(order_id) == []
 
@@ -185,7 +177,7 @@ def test_a_cancellation_requested_for_a_live_booking_cancels_it_at_the_carrier(o
     announce(placed(order_id), BOOK)
     announce(captured(order_id), BOOK)
     request = ShipmentCancellationRequested(order_id, "order cancelled", idempotency_key(order_id))
-    row = publish(request, "saga.Corrections")
-    assert deliver(row, "shipping.cancel_on_request") == Outcome.DONE
+    [row] = publish(request, stream_type="saga.Corrections")
+    assert deliver(row, "shipping.cancel_on_request") == DeliveryResult.DONE
     assert kinds(order_id)[-1] is ShipmentCancelled
     assert ledger(order_id)[0].status == "cancelled"

@@ -3,7 +3,8 @@ import time
 from django.db.models import F
 
 from outbox.delivery import PermanentError
-from outbox.registry import handles, upcaster
+from outbox.registry import handles
+from outbox.upcasting import upcaster
 from tests.probe.events import Pinged
 from tests.probe.models import Breakage, Effect
 

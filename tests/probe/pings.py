@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from outbox import store
+from outbox import relay, store
 from outbox.models import Delivery
 from tests.probe.events import Pinged
 from tests.probe.models import Effect
@@ -15,6 +15,12 @@ def ping(key: str, **fields: object) -> Delivery:
     with transaction.atomic():
         [row] = store.append("probe", key, 0, [Pinged(key=key, **fields)])  # type: ignore[arg-type]
     return Delivery.objects.get(event=row)
+
+
+def unsent_ping(key: str, **fields: object) -> Delivery:
+    """The same, left to the sweep: nothing is sent to the broker (a test runs it here)."""
+    with relay.suppressed():
+        return ping(key, **fields)
 
 
 def effect_count(key: str) -> int:

@@ -3,33 +3,18 @@ retries sent by the sweep, permanent errors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-import redis
-from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from outbox import relay, store
-from outbox.delivery import Outcome, backoff, run_batch, run_delivery
+from outbox import relay
+from outbox.delivery import DeliveryResult, backoff, run_batch, run_delivery
 from outbox.models import Delivery
-from tests.probe.events import Pinged
 from tests.probe.models import Breakage
-from tests.probe.pings import OUTBOX_TEST_APPS, effect_count
+from tests.probe.pings import OUTBOX_TEST_APPS, effect_count, unsent_ping
 
 db = pytest.mark.django_db(transaction=True, available_apps=OUTBOX_TEST_APPS)
-
-
-@pytest.fixture
-def broker() -> Iterator[redis.Redis]:
-    """The test broker's Redis database, emptied before and after (retries send messages)."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
 
 
 def test_each_backoff_is_drawn_under_a_doubling_cap_up_to_the_limit(settings):
@@ -43,12 +28,6 @@ def test_each_backoff_is_drawn_under_a_doubling_cap_up_to_the_limit(settings):
         assert min(draws) < cap * 0.2 and max(draws) > cap * 0.8, attempt
 
 
-def unsent_ping(key: str) -> Delivery:
-    with transaction.atomic(), relay.suppressed():
-        [row] = store.append("probe", key, 0, [Pinged(key=key)])
-    return Delivery.objects.get(event=row)
-
-
 @db
 def test_a_failed_attempt_is_rolled_back_and_its_retry_scheduled_within_the_cap(settings, broker):
     settings.OUTBOX_BACKOFF_BASE_SECONDS = 0.5
@@ -56,7 +35,7 @@ def test_a_failed_attempt_is_rolled_back_and_its_retry_scheduled_within_the_cap(
     delivery = unsent_ping("k")
     before = timezone.now()
 
-    assert run_delivery(delivery.id, 0) == Outcome.RETRY
+    assert run_delivery(delivery.id, 0) == DeliveryResult.RETRY
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("pending", 1)
@@ -70,14 +49,14 @@ def test_a_failed_attempt_is_rolled_back_and_its_retry_scheduled_within_the_cap(
 def test_a_stale_copy_of_a_message_is_skipped_so_the_backoff_holds(broker):
     Breakage.objects.create(key="k")
     delivery = unsent_ping("k")
-    assert run_delivery(delivery.id, 0) == Outcome.RETRY
+    assert run_delivery(delivery.id, 0) == DeliveryResult.RETRY
     Breakage.objects.all().delete()
 
     # A duplicate of the first message (sent for attempt 0) arrives before the retry is due.
-    assert run_delivery(delivery.id, 0) == Outcome.SKIPPED
+    assert run_delivery(delivery.id, 0) == DeliveryResult.SKIPPED
     assert effect_count("k") == 0
     # The retry's own message (sent for attempt 1) runs it.
-    assert run_delivery(delivery.id, 1) == Outcome.DONE
+    assert run_delivery(delivery.id, 1) == DeliveryResult.DONE
     assert effect_count("k") == 1
 
 
@@ -87,7 +66,7 @@ def test_a_retry_that_only_the_sweep_sends_still_runs(broker):
     next_attempt_at forward by its lease, and its message must still run the delivery."""
     Breakage.objects.create(key="k")
     delivery = unsent_ping("k")
-    assert run_delivery(delivery.id, 0) == Outcome.RETRY
+    assert run_delivery(delivery.id, 0) == DeliveryResult.RETRY
     Breakage.objects.all().delete()
     broker.flushdb()
     Delivery.objects.filter(id=delivery.id).update(next_attempt_at=timezone.now())
@@ -95,7 +74,7 @@ def test_a_retry_that_only_the_sweep_sends_still_runs(broker):
     [(claimed_id, _queue, attempts)] = relay.claim_due(10)
 
     assert claimed_id == delivery.id
-    assert run_batch([claimed_id], [attempts])[Outcome.DONE] == 1
+    assert run_batch([claimed_id], [attempts])[DeliveryResult.DONE] == 1
     assert effect_count("k") == 1
 
 
@@ -106,7 +85,7 @@ def test_a_delivery_runs_once_however_many_times_it_is_sent(broker):
     outcomes = [run_delivery(delivery.id, 0), run_delivery(delivery.id, 0),
                 run_delivery(delivery.id)]
 
-    assert outcomes == [Outcome.DONE, Outcome.SKIPPED, Outcome.SKIPPED]
+    assert outcomes == [DeliveryResult.DONE, DeliveryResult.SKIPPED, DeliveryResult.SKIPPED]
     assert effect_count("k") == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("done", 1)
@@ -120,8 +99,9 @@ def test_a_permanent_error_is_dead_at_once_and_exhausted_attempts_are_dead_too(s
     Breakage.objects.create(key="flaky")
     never, flaky = unsent_ping("never"), unsent_ping("flaky")
 
-    assert run_delivery(never.id, 0) == Outcome.DEAD
-    assert [run_delivery(flaky.id, 0), run_delivery(flaky.id, 1)] == [Outcome.RETRY, Outcome.DEAD]
+    assert run_delivery(never.id, 0) == DeliveryResult.DEAD
+    assert [run_delivery(flaky.id, 0), run_delivery(flaky.id, 1)] == [DeliveryResult.RETRY,
+                                                                      DeliveryResult.DEAD]
 
     never.refresh_from_db()
     flaky.refresh_from_db()
@@ -130,5 +110,5 @@ def test_a_permanent_error_is_dead_at_once_and_exhausted_attempts_are_dead_too(s
     assert (flaky.status, flaky.attempts) == ("dead", 2)
     # A dead delivery is not run again by a late copy.
     Breakage.objects.all().delete()
-    assert run_delivery(flaky.id) == Outcome.SKIPPED
+    assert run_delivery(flaky.id) == DeliveryResult.SKIPPED
     assert effect_count("flaky") == 0
