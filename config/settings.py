@@ -82,7 +82,7 @@ DATABASES = {
 # Persistent connections: a connection per request or task is a round trip we do not need.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# The hot path's own statements (outbox/rows.py) are prepared on the server after this many
+# The hot path's own statements (common/sql.py) are prepared on the server after this many
 # runs on a connection; 0 turns it off (behind a transaction-mode pooler such as PgBouncer).
 _prepare_after = env.int("DATABASE_PREPARE_THRESHOLD", default=2)
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = _prepare_after or None
@@ -120,7 +120,7 @@ SILENCED_SYSTEM_CHECKS = env.list("DJANGO_SILENCED_SYSTEM_CHECKS", default=[])
 # Request bodies above 64 KiB are refused (413) before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
-# Payment tokens travel in events sealed (outbox/sealing.py): comma-separated Fernet keys, the
+# Payment tokens travel in events sealed (common/sealing.py): comma-separated Fernet keys, the
 # first seals and all open (rotation); empty derives one key from SECRET_KEY.
 PAYMENT_TOKEN_KEY = env("PAYMENT_TOKEN_KEY", default="")
 

@@ -12,13 +12,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.sql import upsert
 from inventory import domain, stock
 from inventory.events import StockCommitted, StockReleased
 from inventory.models import Product, ProductSnapshot, Reservation, ReservationSnapshot, Stock
 from outbox.contracts import DomainEvent
 from outbox.models import Event
 from outbox.repository import AggregateRepository
-from outbox.rows import upsert
 from outbox.store import ConcurrencyError, envelope
 
 # progress(done, total), called while a rebuild writes its rows.

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from common.sql import execute, fetchone
 from inventory.domain import Shortage
 from inventory.events import ReservedLine
-from outbox.rows import execute, fetchone
 
 
 class StockInconsistency(RuntimeError):

@@ -28,7 +28,7 @@ class ShippingAddress:
 @event("orders.OrderPlaced", version=2)
 @dataclass(frozen=True)
 class OrderPlaced:
-    """Version 2: `payment_token` is sealed (outbox/sealing.py); only payments opens it, to
+    """Version 2: `payment_token` is sealed (common/sealing.py); only payments opens it, to
     charge. Version 1 carried it in clear; orders/upcasters.py seals it on reading."""
 
     order_id: str

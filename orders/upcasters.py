@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.sealing import seal
 from outbox.registry import upcaster
-from outbox.sealing import seal
 
 
 @upcaster("orders.OrderPlaced", from_version=1)

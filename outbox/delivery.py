@@ -20,10 +20,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.message_context import message_context
+from common.sql import fetchall, fetchone
 from outbox import registry, relay
-from outbox.context import message_context
 from outbox.models import Delivery
-from outbox.rows import fetchall, fetchone
 from outbox.store import Envelope, envelope_of_row
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,8 @@ from contextvars import ContextVar
 from django.conf import settings
 from django.db import connection, transaction
 
+from common.faults import parse_rates
+
 log = logging.getLogger(__name__)
 
 Batch = list[tuple[int, str]]  # (delivery id, queue)
@@ -179,14 +181,3 @@ def sweep(
 def chaos_settings() -> dict[str, float]:
     """Parse OUTBOX_CHAOS (`duplicate=0.1,delay_ms=50`) into numbers."""
     return parse_rates(settings.OUTBOX_CHAOS)
-
-
-def parse_rates(text: str) -> dict[str, float]:
-    rates: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in (text or "").split(","))):
-        key, _, value = part.partition("=")
-        try:
-            rates[key.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"bad rate {part!r}: expected name=number") from None
-    return rates

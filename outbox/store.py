@@ -12,10 +12,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from outbox import context, registry, relay
+from common import message_context
+from common.sql import decoded, fetchall
+from outbox import registry, relay
 from outbox.contracts import DomainEvent, event_class, from_payload, to_payload
 from outbox.models import Event
-from outbox.rows import decoded, fetchall
 
 
 class ConcurrencyError(Exception):
@@ -107,11 +108,12 @@ def append(
         return []
     if not connection.in_atomic_block:
         raise NotInTransaction("outbox.append must run inside transaction.atomic()")
-    correlation = correlation_id or context.correlation_id.get() or f"{stream_type}:{stream_id}"
+    correlation = (correlation_id or message_context.correlation_id.get()
+                   or f"{stream_type}:{stream_id}")
     metadata = {
         "correlation_id": correlation,
-        "causation_id": causation_id or context.causation_id.get(),
-        "actor": actor or context.actor.get(),
+        "causation_id": causation_id or message_context.causation_id.get(),
+        "actor": actor or message_context.actor.get(),
     }
     now = timezone.now()
     rows = [

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from common.sealing import NotSealed
 from inventory.events import StockReserved
 from orders.events import OrderCancelled, OrderPlaced
 from outbox.delivery import PermanentError
 from outbox.registry import handles
-from outbox.sealing import NotSealed
 from outbox.store import Envelope
 from payments import services
 from payments.domain import PaymentRuleBroken

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.sealing import seal
 from outbox.registry import upcaster
-from outbox.sealing import seal
 
 
 def _sealed_token(payload: dict[str, Any]) -> dict[str, Any]:

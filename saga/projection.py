@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from common import sql
 from inventory.events import (
     StockCommitted,
     StockReleased,
@@ -28,7 +29,6 @@ from orders.events import (
     OrderPlaced,
     OrderViewRepairRequested,
 )
-from outbox import rows
 from outbox.registry import projects
 from outbox.store import Envelope
 from payments.events import (
@@ -181,17 +181,17 @@ def project_saga_event(event: Any, env: Envelope) -> None:
         # The first event of a saga: its row is new (one statement, not a read and a write).
         saga = new_saga(event.order_id, env.recorded_at)
         apply(saga, event, env)
-        if rows.insert(saga, unless_present=True):
+        if sql.insert(saga, unless_present=True):
             return
-    saga = rows.load(OrderSaga, event.order_id, lock=True)
+    saga = sql.load(OrderSaga, event.order_id, lock=True)
     if saga is None:
         saga = new_saga(event.order_id, env.recorded_at)
         apply(saga, event, env)
-        rows.insert(saga)
+        sql.insert(saga)
         return
-    before = rows.values_of(saga)
+    before = sql.values_of(saga)
     apply(saga, event, env)
-    rows.update_changed(saga, before)
+    sql.update_changed(saga, before)
 
 
 @projects(*COMMAND_EVENTS)

@@ -9,10 +9,10 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
+from common.sql import upsert
 from outbox.contracts import DomainEvent
 from outbox.models import Event
 from outbox.repository import AggregateRepository
-from outbox.rows import upsert
 from outbox.store import envelope
 from shipping import domain
 from shipping.carrier import Carrier, CarrierRefused, CarrierTimeout, default_carrier

@@ -8,12 +8,12 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from common.sealing import seal
 from inventory.events import ReservedLine, StockReserved
 from orders.events import OrderCancelled, OrderLine, OrderPlaced, ShippingAddress
 from outbox import store
 from outbox.contracts import DomainEvent
 from outbox.models import Event
-from outbox.sealing import seal
 from shipping.events import ShipmentFailed
 
 TOTAL = Decimal("32.25")

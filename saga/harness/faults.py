@@ -27,11 +27,11 @@ import redis
 from django.db import connection
 from django.db.models import Q
 
-from outbox.relay import parse_rates
+from common.faults import parse_rates
+from common.providers import PROVIDERS_DB
 from payments.models import GatewayCall, GatewayLedgerEntry
 from saga.harness.stack import WORKER_APPLICATION, Stack
 
-PROVIDERS_DB = "providers"
 PROCESS_FAULTS = ("kill_worker", "kill_beat", "flush_broker", "terminate_db_connections")
 DEFAULT_FAULT_ENV = {
     "PAYMENTS_FAULTS": "decline=0.03,error=0.1,lost_response=0.08,duplicate=0.05,slow_ms=100",

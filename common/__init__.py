@@ -1,0 +1,1 @@
+"""Helpers shared by every app: no app of the project is imported here."""
