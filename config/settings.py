@@ -24,6 +24,11 @@ if not SECRET_KEY:
         )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
+# The bounded contexts, registered here once: the app registry, the API's URL includes, the
+# read-model rebuild and the outbox's per-context queues follow this list
+# (tests/test_project_contexts.py fails when one of them misses a context).
+BOUNDED_CONTEXTS = ["orders", "inventory", "payments", "shipping"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -36,14 +41,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "outbox",
-    "orders",
-    "inventory",
-    "payments",
-    "shipping",
+    *BOUNDED_CONTEXTS,
     "saga",
 ]
+# With OUTBOX_QUEUE_MODE=per_context, a handler runs on its context's queue (the first part of
+# its name): one per bounded context, the saga's own, and the outbox's (its diagnostic ping).
+OUTBOX_CONTEXT_QUEUES = [*BOUNDED_CONTEXTS, "saga", "outbox"]
 if env.bool("SAGA_TEST_APPS", default=False):
     INSTALLED_APPS.append("tests.probe")  # a probe context for the outbox's own tests
+    OUTBOX_CONTEXT_QUEUES.append("probe")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
