@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 from outbox.contracts import event
+
+
+class OrderStatus(StrEnum):
+    """An order's status, as its views and the saga see it."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)

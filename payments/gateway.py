@@ -135,23 +135,23 @@ class SimulatedGateway:
         op = GatewayCall.Operation.CHARGE
         self.faults.answer_slowly()
         if chaos and self.faults.fires("error"):
-            self._log(op, idempotency_key, GatewayCall.Outcome.ERROR, "random fault")
+            self._log(op, idempotency_key, GatewayCall.Answer.ERROR, "random fault")
             raise GatewayError("payment provider unavailable")
         existing = self._original(GatewayLedgerEntry.Kind.CHARGE, idempotency_key)
         if existing is not None:
             return _charge_of(self._replay(op, existing, amount))
         if sql.first(GatewayCall, using=PROVIDERS_DB, operation=op,
-                      idempotency_key=idempotency_key, outcome=GatewayCall.Outcome.DECLINED):
-            self._log(op, idempotency_key, GatewayCall.Outcome.DECLINED, "replayed decline")
+                      idempotency_key=idempotency_key, outcome=GatewayCall.Answer.DECLINED):
+            self._log(op, idempotency_key, GatewayCall.Answer.DECLINED, "replayed decline")
             raise PaymentRefused()
         if amount <= 0:
-            self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, f"amount {amount}")
+            self._log(op, idempotency_key, GatewayCall.Answer.REJECTED, f"amount {amount}")
             raise GatewayRejected(f"cannot charge {amount}")
         if token == "tok_decline" or (chaos and self.faults.fires("decline")):
-            self._log(op, idempotency_key, GatewayCall.Outcome.DECLINED, token)
+            self._log(op, idempotency_key, GatewayCall.Answer.DECLINED, token)
             raise PaymentRefused()
         if token == "tok_flaky" and self._calls(op, idempotency_key).count() < FLAKY_FAILURES:
-            self._log(op, idempotency_key, GatewayCall.Outcome.ERROR, token)
+            self._log(op, idempotency_key, GatewayCall.Answer.ERROR, token)
             raise GatewayError("payment provider unavailable (tok_flaky)")
         entry = self._record(GatewayLedgerEntry(
             entry_id=f"ch_{uuid.uuid4().hex[:24]}", kind=GatewayLedgerEntry.Kind.CHARGE,
@@ -164,32 +164,32 @@ class SimulatedGateway:
                 idempotency_key=idempotency_key, order_id=order_id, amount=amount, token=token,
                 duplicate_of=entry.entry_id)
         if token == "tok_lost_response" or (chaos and self.faults.fires("lost_response")):
-            self._log(op, idempotency_key, GatewayCall.Outcome.LOST_RESPONSE, entry.entry_id)
+            self._log(op, idempotency_key, GatewayCall.Answer.LOST_RESPONSE, entry.entry_id)
             raise GatewayTimeout("payment provider did not answer in time")
-        self._log(op, idempotency_key, GatewayCall.Outcome.SUCCEEDED, entry.entry_id)
+        self._log(op, idempotency_key, GatewayCall.Answer.SUCCEEDED, entry.entry_id)
         return _charge_of(entry)
 
     def refund(self, idempotency_key: str, charge_id: str, amount: Decimal) -> Refund:
         op = GatewayCall.Operation.REFUND
         self.faults.answer_slowly()
         if self.faults.fires("error"):
-            self._log(op, idempotency_key, GatewayCall.Outcome.ERROR, "random fault")
+            self._log(op, idempotency_key, GatewayCall.Answer.ERROR, "random fault")
             raise GatewayError("payment provider unavailable")
         existing = self._original(GatewayLedgerEntry.Kind.REFUND, idempotency_key)
         if existing is not None:
             if existing.refunded_charge_id != charge_id:
-                self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, "other charge")
+                self._log(op, idempotency_key, GatewayCall.Answer.REJECTED, "other charge")
                 raise GatewayRejected(f"refund key {idempotency_key} was used for another charge")
             return _refund_of(self._replay(op, existing, amount))
         charge = (GatewayLedgerEntry.objects.using(PROVIDERS_DB)
                   .filter(kind=GatewayLedgerEntry.Kind.CHARGE, entry_id=charge_id).first())
         if charge is None:
-            self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, f"no charge {charge_id}")
+            self._log(op, idempotency_key, GatewayCall.Answer.REJECTED, f"no charge {charge_id}")
             raise GatewayRejected(f"no charge {charge_id}")
         already = sum((r.amount for r in GatewayLedgerEntry.objects.using(PROVIDERS_DB).filter(
             kind=GatewayLedgerEntry.Kind.REFUND, refunded_charge_id=charge_id)), Decimal("0"))
         if amount <= 0 or already + amount > charge.amount:
-            self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, f"amount {amount}")
+            self._log(op, idempotency_key, GatewayCall.Answer.REJECTED, f"amount {amount}")
             raise GatewayRejected(
                 f"cannot refund {amount} of charge {charge_id} ({charge.amount}, "
                 f"{already} refunded already)")
@@ -198,9 +198,9 @@ class SimulatedGateway:
             idempotency_key=idempotency_key, order_id=charge.order_id, amount=amount,
             refunded_charge_id=charge_id))
         if self.faults.fires("lost_response"):
-            self._log(op, idempotency_key, GatewayCall.Outcome.LOST_RESPONSE, entry.entry_id)
+            self._log(op, idempotency_key, GatewayCall.Answer.LOST_RESPONSE, entry.entry_id)
             raise GatewayTimeout("payment provider did not answer in time")
-        self._log(op, idempotency_key, GatewayCall.Outcome.SUCCEEDED, entry.entry_id)
+        self._log(op, idempotency_key, GatewayCall.Answer.SUCCEEDED, entry.entry_id)
         return _refund_of(entry)
 
     def look_up(self, idempotency_key: str) -> Charge | None:
@@ -240,12 +240,12 @@ class SimulatedGateway:
 
     def _replay(self, op: str, existing: GatewayLedgerEntry, amount: Decimal) -> GatewayLedgerEntry:
         if existing.amount != amount:
-            self._log(op, existing.idempotency_key, GatewayCall.Outcome.REJECTED,
+            self._log(op, existing.idempotency_key, GatewayCall.Answer.REJECTED,
                       f"key reused for {amount}")
             raise GatewayRejected(
                 f"idempotency key {existing.idempotency_key} was used for {existing.amount}, "
                 f"not {amount}")
-        self._log(op, existing.idempotency_key, GatewayCall.Outcome.REPLAYED, existing.entry_id)
+        self._log(op, existing.idempotency_key, GatewayCall.Answer.REPLAYED, existing.entry_id)
         return existing
 
     def _calls(self, op: str, idempotency_key: str) -> QuerySet[GatewayCall]:

@@ -27,6 +27,7 @@ from orders.events import (
     OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
+    OrderStatus,
     OrderViewRepairRequested,
 )
 from outbox.registry import projects
@@ -81,10 +82,10 @@ def fold(saga: OrderSaga, event: Any) -> None:
             saga.customer_id = event.customer_id
             saga.total = event.total
         case OrderConfirmed():
-            saga.order_status = desired.OrderStatus.CONFIRMED
+            saga.order_status = OrderStatus.CONFIRMED
         case OrderCancelled():
-            if saga.order_status != desired.OrderStatus.CONFIRMED:
-                saga.order_status = desired.OrderStatus.CANCELLED
+            if saga.order_status != OrderStatus.CONFIRMED:
+                saga.order_status = OrderStatus.CANCELLED
                 saga.reason = saga.reason or event.reason
         case ConfirmationEmailSent():
             saga.email_sent = True
@@ -143,7 +144,7 @@ def refresh(saga: OrderSaga, at: datetime) -> None:
     saga.converged_at = None
     if saga.state != OrderSaga.State.NEEDS_ATTENTION:  # only a person or convergence clears it
         saga.state = (OrderSaga.State.COMPENSATING
-                      if saga.desired_outcome == desired.Outcome.CANCELLED
+                      if saga.desired_outcome == desired.DesiredOutcome.CANCELLED
                       else OrderSaga.State.RUNNING)
     # The saga moved: nothing to check before its step's deadline, and the gap the
     # reconciler saw is history (only a gap growing while nothing happens is alarming).
