@@ -35,6 +35,9 @@ class DesiredOutcome(StrEnum):
 
 
 class Stock(StrEnum):
+    """The stock facet as the saga compares it: inventory's reservation statuses that matter
+    to convergence (a failed or cancelled reservation holds nothing: NONE)."""
+
     NONE = "none"
     HELD = "held"
     COMMITTED = "committed"
@@ -42,6 +45,8 @@ class Stock(StrEnum):
 
 
 class Shipment(StrEnum):
+    """The shipment facet as the saga compares it: whether a live booking exists."""
+
     NONE = "none"
     BOOKED = "booked"
     CANCELLED = "cancelled"
