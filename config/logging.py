@@ -13,7 +13,7 @@ import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
-from outbox.context import actor, causation_id, correlation_id
+from common.message_context import actor, causation_id, correlation_id
 
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils.log import log_response
 
-from outbox.context import message_context
+from common.message_context import message_context
 from outbox.models import CORRELATION_ID_MAX_LENGTH
 
 log = logging.getLogger("http.access")

@@ -25,6 +25,11 @@ if not SECRET_KEY:
         )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
+# The bounded contexts, registered here once: the app registry, the API's URL includes, the
+# read-model rebuild and the outbox's per-context queues follow this list
+# (tests/test_project_contexts.py fails when one of them misses a context).
+BOUNDED_CONTEXTS = ["orders", "inventory", "payments", "shipping"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -37,14 +42,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "outbox",
-    "orders",
-    "inventory",
-    "payments",
-    "shipping",
+    *BOUNDED_CONTEXTS,
     "saga",
 ]
+# With OUTBOX_QUEUE_MODE=per_context, a handler runs on its context's queue (the first part of
+# its name): one per bounded context, the saga's own, and the outbox's (its diagnostic ping).
+OUTBOX_CONTEXT_QUEUES = [*BOUNDED_CONTEXTS, "saga", "outbox"]
 if env.bool("SAGA_TEST_APPS", default=False):
     INSTALLED_APPS.append("tests.probe")  # a probe context for the outbox's own tests
+    OUTBOX_CONTEXT_QUEUES.append("probe")
 # The lab (benchmarks, load test, chaos harness) is a folder of the clone that neither
 # `pip install .` nor the image ships: its commands exist wherever it can be imported.
 if importlib.util.find_spec("lab") is not None:
@@ -88,7 +94,7 @@ DATABASES = {
 # Persistent connections: a connection per request or task is a round trip we do not need.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# The hot path's own statements (outbox/rows.py) are prepared on the server after this many
+# The hot path's own statements (common/sql.py) are prepared on the server after this many
 # runs on a connection; 0 turns it off (behind a transaction-mode pooler such as PgBouncer).
 _prepare_after = env.int("DATABASE_PREPARE_THRESHOLD", default=2)
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = _prepare_after or None
@@ -126,7 +132,7 @@ SILENCED_SYSTEM_CHECKS = env.list("DJANGO_SILENCED_SYSTEM_CHECKS", default=[])
 # Request bodies above 64 KiB are refused (413) before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
-# Payment tokens travel in events sealed (outbox/sealing.py): comma-separated Fernet keys, the
+# Payment tokens travel in events sealed (common/sealing.py): comma-separated Fernet keys, the
 # first seals and all open (rotation); empty derives one key from SECRET_KEY.
 PAYMENT_TOKEN_KEY = env("PAYMENT_TOKEN_KEY", default="")
 

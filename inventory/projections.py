@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from common import sql
 from inventory import domain
 from inventory.events import (
     GoodsReceived,
@@ -27,13 +28,12 @@ from inventory.events import (
 )
 from inventory.models import Product, Reservation, Stock
 from inventory.stock import StockMove, move_all, moves_of
-from outbox import rows
 from outbox.contracts import DomainEvent
 from outbox.envelope import Envelope
 from outbox.models import Event
 from outbox.registry import projects
 
-# progress(done, total), called while a rebuild writes its rows.
+# progress(done, total), called while a rebuild writes its sql.
 Progress = Callable[[int, int], None]
 READ_MODELS = (Product, Stock, Reservation)
 RESERVATION_EVENTS = (StockReserved, StockReservationFailed, StockReleased, StockCommitted,
@@ -84,8 +84,8 @@ def fold_reservation(row: Reservation, event: DomainEvent, at: datetime) -> dict
 @projects(ProductAdded)
 def project_product(event: ProductAdded, env: Envelope) -> None:
     product, stock = catalogue_rows(event, env.recorded_at)
-    rows.upsert(product, fields=PRODUCT_CHANGES)
-    rows.insert(stock, unless_present=True)
+    sql.upsert(product, fields=PRODUCT_CHANGES)
+    sql.insert(stock, unless_present=True)
 
 
 @projects(GoodsReceived)
@@ -97,7 +97,7 @@ def project_goods_received(event: GoodsReceived, env: Envelope) -> None:
 def project_reservation(event: DomainEvent, env: Envelope) -> None:
     row = new_reservation(env.stream_id)
     changed = fold_reservation(row, event, env.recorded_at)
-    rows.upsert(row, fields=tuple(changed))
+    sql.upsert(row, fields=tuple(changed))
 
 
 def _stream_events(stream_type: str) -> Iterator[tuple[str, DomainEvent, datetime]]:
@@ -137,7 +137,7 @@ def read_models_from_events() -> tuple[list[Product], list[Stock], list[Reservat
 def rebuild_read_models(progress: Progress | None = None) -> int:
     """Rewrite the catalogue, stock and reservation rows from the event store; returns how many
     rows were written. Writers of these tables wait meanwhile, so no move is lost between the
-    read of the events and the write of the rows."""
+    read of the events and the write of the sql."""
     with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute(

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from common.sql import execute, fetchone
 from inventory.domain import Shortage
 from inventory.events import (
     GoodsReceived,
@@ -27,7 +28,6 @@ from inventory.events import (
     StockReserved,
 )
 from outbox.contracts import DomainEvent
-from outbox.rows import execute, fetchone
 
 
 class StockInconsistency(RuntimeError):

@@ -1,25 +1,14 @@
 """What an operator inspects of the orders context (read models; changes go through events)."""
 
-from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from common.admin import ReadOnlyAdmin
 from orders import services
 from orders.domain import OrderAlreadyConfirmed
 from orders.models import CatalogueEntry, IdempotencyKey, OrderView
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(OrderView)

@@ -21,6 +21,7 @@ from orders.events import (
     OrderConfirmed,
     OrderLine,
     OrderPlaced,
+    OrderStatus,
     ShippingAddress,
 )
 from outbox.contracts import Aggregate, DomainEvent, from_payload, to_payload
@@ -30,12 +31,6 @@ from shipping.events import ShipmentBooked, ShipmentCancelled
 MAX_LINES = 100
 MAX_QUANTITY = 1000
 CENT = Decimal("0.01")
-
-
-class OrderStatus(StrEnum):
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    CANCELLED = "cancelled"
 
 
 class OrderRuleBroken(Exception):

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 from outbox.contracts import event
+
+
+class OrderStatus(StrEnum):
+    """An order's status, as its views and the saga see it."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,7 @@ class ShippingAddress:
 @event("orders.OrderPlaced", version=2)
 @dataclass(frozen=True)
 class OrderPlaced:
-    """Version 2: `payment_token` is sealed (outbox/sealing.py); only payments opens it, to
+    """Version 2: `payment_token` is sealed (common/sealing.py); only payments opens it, to
     charge. Version 1 carried it in clear; orders/upcasters.py seals it on reading."""
 
     order_id: str

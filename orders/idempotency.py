@@ -17,9 +17,9 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from common.sql import fetchone
 from orders.models import IdempotencyKey
 from orders.services import idempotency_retention
-from outbox.rows import fetchone
 
 HEADER = "Idempotency-Key"
 MAX_LENGTH = 255

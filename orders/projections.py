@@ -9,11 +9,11 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from common import sql
 from inventory.events import ProductAdded
 from orders.domain import Order, OrderStatus
 from orders.events import OrderCancelled, OrderConfirmed, OrderPlaced, ShippingAddress
 from orders.models import CatalogueEntry, OrderView
-from outbox import rows
 from outbox.contracts import DomainEvent
 from outbox.envelope import Envelope
 from outbox.models import Event
@@ -75,18 +75,18 @@ def fold_into_view(view: OrderView | None, event: DomainEvent, at: datetime) -> 
 @projects(*VIEW_EVENTS)
 def project_order_view(event: DomainEvent, env: Envelope) -> None:
     if isinstance(event, OrderPlaced):
-        rows.insert(fold_into_view(None, event, env.recorded_at))  # type: ignore[arg-type]
+        sql.insert(fold_into_view(None, event, env.recorded_at))  # type: ignore[arg-type]
         return
-    view = rows.load(OrderView, env.stream_id)
+    view = sql.load(OrderView, env.stream_id)
     if view is None:
         # A view row lost (or never built): the stream, this event included, is the truth.
         view = view_from_stream(env.stream_id)
         if view is not None:
             view.save(force_insert=True)
         return
-    before = rows.values_of(view)
+    before = sql.values_of(view)
     fold_into_view(view, event, env.recorded_at)
-    rows.update_changed(view, before)
+    sql.update_changed(view, before)
 
 
 def view_from_stream(order_id: str) -> OrderView | None:
@@ -102,7 +102,7 @@ def repair_view(order_id: str) -> bool:
     view = view_from_stream(order_id)
     if view is None:
         return False
-    rows.upsert(view)
+    sql.upsert(view)
     return True
 
 
@@ -112,7 +112,7 @@ def catalogue_entry(event: ProductAdded) -> CatalogueEntry:
 
 @projects(ProductAdded)
 def project_catalogue_entry(event: ProductAdded, env: Envelope) -> None:
-    rows.upsert(catalogue_entry(event))
+    sql.upsert(catalogue_entry(event))
 
 
 def _lock(model: Any) -> None:

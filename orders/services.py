@@ -15,6 +15,9 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
+from common import sql
+from common.providers import PROVIDERS_DB
+from common.sealing import seal
 from orders import projections
 from orders.domain import FACT_EVENTS, Order, OrderStatus, SagaFacts, price_lines
 from orders.events import ShippingAddress
@@ -24,9 +27,7 @@ from orders.models import (
     IdempotencyKey,
     OrderSnapshot,
 )
-from outbox import rows
 from outbox.repository import AggregateRepository
-from outbox.sealing import seal
 from outbox.store import read_correlated
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,6 @@ log = logging.getLogger(__name__)
 orders = AggregateRepository(Order, OrderSnapshot)
 FACT_EVENT_TYPES = [cls.event_type for cls in FACT_EVENTS]
 DEFAULT_PAYMENT_TOKEN = "tok_ok"
-# The mail backend's hand-overs are noted through this connection (it commits on its own).
-MAIL_LOG_DB = "providers"
 
 
 class OrderNotFound(LookupError):
@@ -163,15 +162,17 @@ def send_confirmation_email(order_id: str) -> bool:
         if not order.confirmation_email_due:
             return False
         user_model = get_user_model()
-        user = rows.first(user_model, **{user_model._meta.pk.name: int(order.customer_id)})
+        user = sql.first(user_model, **{user_model._meta.pk.name: int(order.customer_id)})
         address = getattr(user, user_model.get_email_field_name(), "") if user else ""
         if not address:
             log.warning("order %s confirmed, but its customer has no e-mail address", order_id)
             return False
         orders.save(order, order.record_confirmation_email(address), correlation_id=order_id)
-        dispatches = ConfirmationEmailDispatch.objects.using(MAIL_LOG_DB)
-        first = rows.insert(ConfirmationEmailDispatch(order_id=order_id), unless_present=True,
-                            using=MAIL_LOG_DB)
+        # The hand-over to the mail backend is noted through the providers' connection: it
+        # commits on its own, so the note outlives a rollback of this delivery.
+        dispatches = ConfirmationEmailDispatch.objects.using(PROVIDERS_DB)
+        first = sql.insert(ConfirmationEmailDispatch(order_id=order_id), unless_present=True,
+                            using=PROVIDERS_DB)
         if not first:
             log.warning("order %s: its confirmation e-mail went out on an attempt whose commit "
                         "failed; it is recorded, not sent again", order_id)

@@ -20,11 +20,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.message_context import message_context
+from common.sql import fetchall, fetchone
 from outbox import registry, relay
-from outbox.context import message_context
 from outbox.envelope import EVENT_COLUMNS, Envelope
 from outbox.models import Delivery
-from outbox.rows import fetchall, fetchone
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from common.sql import decoded
 from outbox.contracts import DomainEvent, event_class, from_payload
-from outbox.rows import decoded
 from outbox.upcasting import upcast
 
 if TYPE_CHECKING:

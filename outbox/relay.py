@@ -21,6 +21,8 @@ from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 
+from common.faults import parse_rates
+
 log = logging.getLogger(__name__)
 
 # The task that runs deliveries (outbox/tasks.py), sent by name: the relay is below the
@@ -185,14 +187,3 @@ def sweep(
 def chaos_settings() -> dict[str, float]:
     """Parse OUTBOX_CHAOS (`duplicate=0.1,delay_ms=50`) into numbers."""
     return parse_rates(settings.OUTBOX_CHAOS)
-
-
-def parse_rates(text: str) -> dict[str, float]:
-    rates: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in (text or "").split(","))):
-        key, _, value = part.partition("=")
-        try:
-            rates[key.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"bad rate {part!r}: expected name=number") from None
-    return rates

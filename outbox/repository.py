@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from django.db import transaction
 
+from common.sql import decoded, fetchone
 from outbox import store
 from outbox.contracts import Aggregate, DomainEvent
 from outbox.models import Event, Snapshot
-from outbox.rows import decoded, fetchone
 
 
 class AggregateRepository[A: Aggregate]:

@@ -13,11 +13,12 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from outbox import context, registry, relay
+from common import message_context
+from common.sql import fetchall
+from outbox import registry, relay
 from outbox.contracts import DomainEvent, to_payload
 from outbox.envelope import EVENT_COLUMNS, Envelope
 from outbox.models import CORRELATION_ID_MAX_LENGTH, Event
-from outbox.rows import fetchall
 
 
 class ConcurrencyError(Exception):
@@ -70,11 +71,11 @@ def append(
     if not connection.in_atomic_block:
         raise NotInTransaction("outbox.append must run inside transaction.atomic()")
     correlation = fitted_correlation(
-        correlation_id or context.correlation_id.get() or f"{stream_type}:{stream_id}")
+        correlation_id or message_context.correlation_id.get() or f"{stream_type}:{stream_id}")
     metadata = {
         "correlation_id": correlation,
-        "causation_id": causation_id or context.causation_id.get(),
-        "actor": actor or context.actor.get(),
+        "causation_id": causation_id or message_context.causation_id.get(),
+        "actor": actor or message_context.actor.get(),
     }
     now = timezone.now()
     rows = [

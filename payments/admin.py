@@ -9,22 +9,9 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from common.admin import ProviderBooksAdmin, ReadOnlyAdmin
 from payments.domain import PaymentStatus
-from payments.gateway import PROVIDERS_DB
 from payments.models import GatewayCall, GatewayLedgerEntry, PaymentSnapshot
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Payments change only through events, and a provider's books only through the provider."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class PaymentStatusFilter(admin.SimpleListFilter):
@@ -74,13 +61,8 @@ class PaymentAdmin(ReadOnlyAdmin):
         return obj.state.get("charge_id", "")
 
 
-class ProviderAdmin(ReadOnlyAdmin):
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).using(PROVIDERS_DB)
-
-
 @admin.register(GatewayLedgerEntry)
-class GatewayLedgerAdmin(ProviderAdmin):
+class GatewayLedgerAdmin(ProviderBooksAdmin):
     list_display = ("entry_id", "kind", "order_id", "amount", "idempotency_key",
                     "refunded_charge_id", "duplicate_of", "token", "created_at")
     list_filter = ("kind",)
@@ -89,7 +71,7 @@ class GatewayLedgerAdmin(ProviderAdmin):
 
 
 @admin.register(GatewayCall)
-class GatewayCallAdmin(ProviderAdmin):
+class GatewayCallAdmin(ProviderBooksAdmin):
     list_display = ("id", "operation", "idempotency_key", "outcome", "detail", "created_at")
     list_filter = ("operation", "outcome")
     search_fields = ("=idempotency_key",)

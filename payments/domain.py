@@ -81,7 +81,7 @@ class Payment(Aggregate):
     def __init__(self, order_id: str) -> None:
         super().__init__(order_id)
         self.amount: Decimal | None = None
-        self.token = ""  # sealed (outbox/sealing.py); "" lets the gateway use its default
+        self.token = ""  # sealed (common/sealing.py); "" lets the gateway use its default
         self.stock_held = False
         self.cancelled = False
         self.cancel_reason = ""

@@ -48,7 +48,7 @@ class PaymentRefunded:
 @dataclass(frozen=True)
 class OrderPlacementNoted:
     """The payment knows what to charge: the order's total, with the customer's token, sealed
-    (outbox/sealing.py; "" for the gateway's default). Version 1 carried it in clear."""
+    (common/sealing.py; "" for the gateway's default). Version 1 carried it in clear."""
 
     order_id: str
     amount: Decimal

@@ -16,7 +16,6 @@ a slow_ms upper bound on an answer's delay), so a chaos run and a test use one c
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,12 +25,12 @@ from typing import Protocol
 from django.conf import settings
 from django.db.models import QuerySet
 
-from outbox import rows
-from outbox.relay import parse_rates
+from common import sql
+from common.faults import SimulatedFaults, parse_rates
+from common.providers import PROVIDERS_DB
 from payments.domain import DECLINE_REASON, DEFAULT_TOKEN
 from payments.models import GatewayCall, GatewayLedgerEntry
 
-PROVIDERS_DB = "providers"
 FAULT_NAMES = frozenset({"decline", "error", "lost_response", "slow_ms", "duplicate"})
 DETERMINISTIC_TOKENS = frozenset({"tok_decline", "tok_lost_response", "tok_flaky"})
 FLAKY_FAILURES = 2
@@ -107,21 +106,10 @@ class PaymentGateway(Protocol):
     def ledger(self, order_id: str) -> OrderLedger: ...
 
 
-def parse_faults(text: str) -> dict[str, float]:
-    """`decline=0.1,error=0.05` into numbers; a misspelt fault name is an error, not a no-op."""
-    return _known_faults(parse_rates(text))
-
-
-def _known_faults(faults: Mapping[str, float]) -> dict[str, float]:
-    unknown = set(faults) - FAULT_NAMES
-    if unknown:
-        raise ValueError(f"unknown payment faults {sorted(unknown)}; known: {sorted(FAULT_NAMES)}")
-    return {name: float(rate) for name, rate in faults.items()}
-
-
 def default_gateway() -> PaymentGateway:
     """The gateway the services use when none is given (settings are read on each call)."""
-    return SimulatedGateway(parse_faults(settings.PAYMENTS_FAULTS))
+    return SimulatedGateway(parse_rates(settings.PAYMENTS_FAULTS, known=FAULT_NAMES,
+                                        what="payment"))
 
 
 def _charge_of(entry: GatewayLedgerEntry) -> Charge:
@@ -136,8 +124,7 @@ def _refund_of(entry: GatewayLedgerEntry) -> Refund:
 class SimulatedGateway:
     def __init__(self, faults: Mapping[str, float] | None = None,
                  rng: random.Random | None = None) -> None:
-        self.faults = _known_faults(faults or {})
-        self.rng = rng or random.Random()
+        self.faults = SimulatedFaults(faults, known=FAULT_NAMES, what="payment", rng=rng)
 
     # --- the port ---------------------------------------------------------------------------
 
@@ -146,63 +133,63 @@ class SimulatedGateway:
         token = token or DEFAULT_TOKEN
         chaos = token not in DETERMINISTIC_TOKENS
         op = GatewayCall.Operation.CHARGE
-        self._answer_slowly()
-        if chaos and self._roll("error"):
-            self._log(op, idempotency_key, GatewayCall.Outcome.ERROR, "random fault")
+        self.faults.answer_slowly()
+        if chaos and self.faults.fires("error"):
+            self._log(op, idempotency_key, GatewayCall.Answer.ERROR, "random fault")
             raise GatewayError("payment provider unavailable")
         existing = self._original(GatewayLedgerEntry.Kind.CHARGE, idempotency_key)
         if existing is not None:
             return _charge_of(self._replay(op, existing, amount))
-        if rows.first(GatewayCall, using=PROVIDERS_DB, operation=op,
-                      idempotency_key=idempotency_key, outcome=GatewayCall.Outcome.DECLINED):
-            self._log(op, idempotency_key, GatewayCall.Outcome.DECLINED, "replayed decline")
+        if sql.first(GatewayCall, using=PROVIDERS_DB, operation=op,
+                      idempotency_key=idempotency_key, outcome=GatewayCall.Answer.DECLINED):
+            self._log(op, idempotency_key, GatewayCall.Answer.DECLINED, "replayed decline")
             raise PaymentRefused()
         if amount <= 0:
-            self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, f"amount {amount}")
+            self._log(op, idempotency_key, GatewayCall.Answer.REJECTED, f"amount {amount}")
             raise GatewayRejected(f"cannot charge {amount}")
-        if token == "tok_decline" or (chaos and self._roll("decline")):
-            self._log(op, idempotency_key, GatewayCall.Outcome.DECLINED, token)
+        if token == "tok_decline" or (chaos and self.faults.fires("decline")):
+            self._log(op, idempotency_key, GatewayCall.Answer.DECLINED, token)
             raise PaymentRefused()
         if token == "tok_flaky" and self._calls(op, idempotency_key).count() < FLAKY_FAILURES:
-            self._log(op, idempotency_key, GatewayCall.Outcome.ERROR, token)
+            self._log(op, idempotency_key, GatewayCall.Answer.ERROR, token)
             raise GatewayError("payment provider unavailable (tok_flaky)")
         entry = self._record(GatewayLedgerEntry(
             entry_id=f"ch_{uuid.uuid4().hex[:24]}", kind=GatewayLedgerEntry.Kind.CHARGE,
             idempotency_key=idempotency_key, order_id=order_id, amount=amount, token=token))
-        if chaos and self._roll("duplicate"):
+        if chaos and self.faults.fires("duplicate"):
             # The provider's own bug: the same charge booked twice. The reconciler finds the
             # second row in the order's ledger and refunds it.
             GatewayLedgerEntry.objects.using(PROVIDERS_DB).create(
                 entry_id=f"ch_{uuid.uuid4().hex[:24]}", kind=GatewayLedgerEntry.Kind.CHARGE,
                 idempotency_key=idempotency_key, order_id=order_id, amount=amount, token=token,
                 duplicate_of=entry.entry_id)
-        if token == "tok_lost_response" or (chaos and self._roll("lost_response")):
-            self._log(op, idempotency_key, GatewayCall.Outcome.LOST_RESPONSE, entry.entry_id)
+        if token == "tok_lost_response" or (chaos and self.faults.fires("lost_response")):
+            self._log(op, idempotency_key, GatewayCall.Answer.LOST_RESPONSE, entry.entry_id)
             raise GatewayTimeout("payment provider did not answer in time")
-        self._log(op, idempotency_key, GatewayCall.Outcome.SUCCEEDED, entry.entry_id)
+        self._log(op, idempotency_key, GatewayCall.Answer.SUCCEEDED, entry.entry_id)
         return _charge_of(entry)
 
     def refund(self, idempotency_key: str, charge_id: str, amount: Decimal) -> Refund:
         op = GatewayCall.Operation.REFUND
-        self._answer_slowly()
-        if self._roll("error"):
-            self._log(op, idempotency_key, GatewayCall.Outcome.ERROR, "random fault")
+        self.faults.answer_slowly()
+        if self.faults.fires("error"):
+            self._log(op, idempotency_key, GatewayCall.Answer.ERROR, "random fault")
             raise GatewayError("payment provider unavailable")
         existing = self._original(GatewayLedgerEntry.Kind.REFUND, idempotency_key)
         if existing is not None:
             if existing.refunded_charge_id != charge_id:
-                self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, "other charge")
+                self._log(op, idempotency_key, GatewayCall.Answer.REJECTED, "other charge")
                 raise GatewayRejected(f"refund key {idempotency_key} was used for another charge")
             return _refund_of(self._replay(op, existing, amount))
         charge = (GatewayLedgerEntry.objects.using(PROVIDERS_DB)
                   .filter(kind=GatewayLedgerEntry.Kind.CHARGE, entry_id=charge_id).first())
         if charge is None:
-            self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, f"no charge {charge_id}")
+            self._log(op, idempotency_key, GatewayCall.Answer.REJECTED, f"no charge {charge_id}")
             raise GatewayRejected(f"no charge {charge_id}")
         already = sum((r.amount for r in GatewayLedgerEntry.objects.using(PROVIDERS_DB).filter(
             kind=GatewayLedgerEntry.Kind.REFUND, refunded_charge_id=charge_id)), Decimal("0"))
         if amount <= 0 or already + amount > charge.amount:
-            self._log(op, idempotency_key, GatewayCall.Outcome.REJECTED, f"amount {amount}")
+            self._log(op, idempotency_key, GatewayCall.Answer.REJECTED, f"amount {amount}")
             raise GatewayRejected(
                 f"cannot refund {amount} of charge {charge_id} ({charge.amount}, "
                 f"{already} refunded already)")
@@ -210,19 +197,19 @@ class SimulatedGateway:
             entry_id=f"re_{uuid.uuid4().hex[:24]}", kind=GatewayLedgerEntry.Kind.REFUND,
             idempotency_key=idempotency_key, order_id=charge.order_id, amount=amount,
             refunded_charge_id=charge_id))
-        if self._roll("lost_response"):
-            self._log(op, idempotency_key, GatewayCall.Outcome.LOST_RESPONSE, entry.entry_id)
+        if self.faults.fires("lost_response"):
+            self._log(op, idempotency_key, GatewayCall.Answer.LOST_RESPONSE, entry.entry_id)
             raise GatewayTimeout("payment provider did not answer in time")
-        self._log(op, idempotency_key, GatewayCall.Outcome.SUCCEEDED, entry.entry_id)
+        self._log(op, idempotency_key, GatewayCall.Answer.SUCCEEDED, entry.entry_id)
         return _refund_of(entry)
 
     def look_up(self, idempotency_key: str) -> Charge | None:
-        self._answer_slowly()
+        self.faults.answer_slowly()
         entry = self._original(GatewayLedgerEntry.Kind.CHARGE, idempotency_key)
         return None if entry is None else _charge_of(entry)
 
     def look_up_refund(self, idempotency_key: str) -> Refund | None:
-        self._answer_slowly()
+        self.faults.answer_slowly()
         entry = self._original(GatewayLedgerEntry.Kind.REFUND, idempotency_key)
         return None if entry is None else _refund_of(entry)
 
@@ -239,12 +226,12 @@ class SimulatedGateway:
     # --- the provider's books ---------------------------------------------------------------
 
     def _original(self, kind: str, idempotency_key: str) -> GatewayLedgerEntry | None:
-        return rows.first(GatewayLedgerEntry, using=PROVIDERS_DB, kind=kind,
+        return sql.first(GatewayLedgerEntry, using=PROVIDERS_DB, kind=kind,
                           idempotency_key=idempotency_key, duplicate_of="")
 
     def _record(self, entry: GatewayLedgerEntry) -> GatewayLedgerEntry:
         """Write a new entry; if a concurrent request with the same key won, answer with its."""
-        if rows.insert(entry, unless_present=True, using=PROVIDERS_DB):
+        if sql.insert(entry, unless_present=True, using=PROVIDERS_DB):
             return entry
         winner = self._original(entry.kind, entry.idempotency_key)
         if winner is None:
@@ -253,12 +240,12 @@ class SimulatedGateway:
 
     def _replay(self, op: str, existing: GatewayLedgerEntry, amount: Decimal) -> GatewayLedgerEntry:
         if existing.amount != amount:
-            self._log(op, existing.idempotency_key, GatewayCall.Outcome.REJECTED,
+            self._log(op, existing.idempotency_key, GatewayCall.Answer.REJECTED,
                       f"key reused for {amount}")
             raise GatewayRejected(
                 f"idempotency key {existing.idempotency_key} was used for {existing.amount}, "
                 f"not {amount}")
-        self._log(op, existing.idempotency_key, GatewayCall.Outcome.REPLAYED, existing.entry_id)
+        self._log(op, existing.idempotency_key, GatewayCall.Answer.REPLAYED, existing.entry_id)
         return existing
 
     def _calls(self, op: str, idempotency_key: str) -> QuerySet[GatewayCall]:
@@ -266,14 +253,5 @@ class SimulatedGateway:
             operation=op, idempotency_key=idempotency_key)
 
     def _log(self, op: str, idempotency_key: str, outcome: str, detail: str = "") -> None:
-        rows.insert(GatewayCall(operation=op, idempotency_key=idempotency_key, outcome=outcome,
+        sql.insert(GatewayCall(operation=op, idempotency_key=idempotency_key, outcome=outcome,
                                 detail=detail[:200]), using=PROVIDERS_DB)
-
-    def _roll(self, fault: str) -> bool:
-        rate = self.faults.get(fault, 0.0)
-        return rate > 0 and self.rng.random() < rate
-
-    def _answer_slowly(self) -> None:
-        slow_ms = self.faults.get("slow_ms", 0.0)
-        if slow_ms > 0:
-            time.sleep(self.rng.uniform(0, slow_ms) / 1000)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from common.sealing import NotSealed
 from inventory.events import StockReserved
 from orders.events import OrderCancelled, OrderPlaced
 from outbox.delivery import PermanentError
 from outbox.envelope import Envelope
 from outbox.registry import handles
-from outbox.sealing import NotSealed
 from payments import services
 from payments.domain import PaymentRuleBroken
 from payments.events import ExtraChargeRefundRequested, PaymentSettlementRequested

@@ -70,7 +70,9 @@ class GatewayCall(models.Model):
         CHARGE = "charge"
         REFUND = "refund"
 
-    class Outcome(models.TextChoices):
+    class Answer(models.TextChoices):
+        """What the provider answered to one call."""
+
         SUCCEEDED = "succeeded"
         REPLAYED = "replayed"  # the key was seen before: the first answer again
         DECLINED = "declined"
@@ -81,7 +83,7 @@ class GatewayCall(models.Model):
     id = models.BigAutoField(primary_key=True)
     operation = models.CharField(max_length=8, choices=Operation.choices)
     idempotency_key = models.CharField(max_length=120, db_index=True)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    outcome = models.CharField(max_length=16, choices=Answer.choices)
     detail = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -17,12 +17,12 @@ from itertools import groupby
 from django.db import transaction
 from django.db.models import Subquery
 
+from common.sealing import unseal
 from outbox import store
 from outbox.contracts import DomainEvent
 from outbox.envelope import Envelope
 from outbox.models import Event
 from outbox.repository import AggregateRepository
-from outbox.sealing import unseal
 from outbox.store import ConcurrencyError
 from payments.domain import NO_CHARGE, ZERO, ChargeRequest, Payment, RefundRequest, charge_key
 from payments.events import ExtraChargeRefunded

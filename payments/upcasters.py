@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outbox.sealing import seal
+from common.sealing import seal
 from outbox.upcasting import upcaster
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from orders.events import OrderStatus
 from outbox.models import Delivery, Event
 from saga import desired
 from saga.chart import convergence_svg
@@ -61,7 +62,7 @@ def saga_page_context(saga: OrderSaga) -> dict[str, Any]:
         "deliveries": deliveries,
         "dead_count": sum(d["status"] == Delivery.Status.DEAD for d in deliveries),
         "saga_actions": list(saga.actions.order_by("-id")),
-        "can_cancel": saga.order_status == desired.OrderStatus.PENDING,
+        "can_cancel": saga.order_status == OrderStatus.PENDING,
     }
 
 

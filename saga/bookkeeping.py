@@ -51,7 +51,7 @@ def after_pass(saga: OrderSaga, verdict: Verdict, now: datetime, *,
                 causing_event_ids=[saga.last_event_id] if saga.last_event_id else [])
     elif saga.state == OrderSaga.State.CONVERGED:
         fields["state"] = (OrderSaga.State.COMPENSATING
-                           if saga.desired_outcome == desired.Outcome.CANCELLED
+                           if saga.desired_outcome == desired.DesiredOutcome.CANCELLED
                            else OrderSaga.State.RUNNING)
     wait = backoff(saga.checks)
     if verdict.retried_step:  # give the retry a whole step deadline to show its effect

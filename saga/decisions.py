@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from inventory.events import ReservedLine, StockReleaseRequested, StockReservationRequested
-from orders.events import OrderCancellationRequested, OrderViewRepairRequested
+from orders.events import OrderCancellationRequested, OrderStatus, OrderViewRepairRequested
 from outbox import deadletters, registry
 from outbox.contracts import DomainEvent
 from outbox.models import Delivery
@@ -69,7 +69,7 @@ class _Decision:
         self.proof = evidence(self.seen)
         self.causes = [saga.last_event_id] if saga.last_event_id else []
         outcome = desired.desired_outcome(self.seen.order_status, saga.step_failed)
-        self.cancelled = outcome == desired.Outcome.CANCELLED
+        self.cancelled = outcome == desired.DesiredOutcome.CANCELLED
         self.reason = saga.reason or "order cancelled"
 
     def correct(self, kind: str, reason: str, *, subject: str = "",
@@ -164,7 +164,7 @@ class _Decision:
                                  command=ShipmentCancellationRequested(
                                      saga.order_id, self.reason, booking.idempotency_key))
             return
-        if self.seen.order_status != desired.OrderStatus.PENDING or self.busy(
+        if self.seen.order_status != OrderStatus.PENDING or self.busy(
                 "inventory.reserve_stock", "inventory.reserve_on_request"):
             return
         expires = obs.hold_expires_at

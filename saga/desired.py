@@ -22,21 +22,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from orders.events import OrderStatus
+
 ZERO = Decimal("0.00")
 
 
-class Outcome(StrEnum):
+class DesiredOutcome(StrEnum):
+    """Where an order's saga should end."""
+
     FULFILLED = "fulfilled"
     CANCELLED = "cancelled"
 
 
-class OrderStatus(StrEnum):
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    CANCELLED = "cancelled"
-
-
 class Stock(StrEnum):
+    """The stock facet as the saga compares it: inventory's reservation statuses that matter
+    to convergence (a failed or cancelled reservation holds nothing: NONE)."""
+
     NONE = "none"
     HELD = "held"
     COMMITTED = "committed"
@@ -44,6 +45,8 @@ class Stock(StrEnum):
 
 
 class Shipment(StrEnum):
+    """The shipment facet as the saga compares it: whether a live booking exists."""
+
     NONE = "none"
     BOOKED = "booked"
     CANCELLED = "cancelled"
@@ -77,22 +80,22 @@ class Facet:
     agrees: bool
 
 
-def desired_outcome(order_status: str, step_failed: bool) -> Outcome:
+def desired_outcome(order_status: str, step_failed: bool) -> DesiredOutcome:
     if order_status == OrderStatus.CONFIRMED:
-        return Outcome.FULFILLED  # past the pivot nothing is undone
+        return DesiredOutcome.FULFILLED  # past the pivot nothing is undone
     if order_status == OrderStatus.CANCELLED or step_failed:
-        return Outcome.CANCELLED
-    return Outcome.FULFILLED
+        return DesiredOutcome.CANCELLED
+    return DesiredOutcome.FULFILLED
 
 
-def desired_net(outcome: Outcome, total: Decimal) -> Decimal:
-    return total if outcome == Outcome.FULFILLED else ZERO
+def desired_net(outcome: DesiredOutcome, total: Decimal) -> Decimal:
+    return total if outcome == DesiredOutcome.FULFILLED else ZERO
 
 
 def facets(seen: Observed) -> list[Facet]:
     """Every facet of the order, desired next to observed."""
     outcome = desired_outcome(seen.order_status, seen.step_failed)
-    if outcome == Outcome.FULFILLED:
+    if outcome == DesiredOutcome.FULFILLED:
         return [
             _facet("order", seen.order_status, OrderStatus.CONFIRMED),
             _facet("stock", seen.stock, Stock.COMMITTED),

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from saga.desired import Observed, Outcome, Shipment, Stock
+from saga.desired import DesiredOutcome, Observed, Shipment, Stock
 
 ZERO = Decimal("0.00")
 
@@ -39,7 +39,7 @@ class OrderSaga(models.Model):
     shipment = models.CharField(max_length=16, default=Shipment.NONE)
     email_sent = models.BooleanField(default=False)
     # Derived from the facts by saga.desired and saga.steps.
-    desired_outcome = models.CharField(max_length=16, default=Outcome.FULFILLED)
+    desired_outcome = models.CharField(max_length=16, default=DesiredOutcome.FULFILLED)
     gap = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING)
     current_step = models.CharField(max_length=32, blank=True)

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from common import sql
 from inventory.events import (
     StockCommitted,
     StockReleased,
@@ -26,9 +27,9 @@ from orders.events import (
     OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
+    OrderStatus,
     OrderViewRepairRequested,
 )
-from outbox import rows
 from outbox.envelope import Envelope
 from outbox.registry import projects
 from payments.events import (
@@ -82,10 +83,10 @@ def fold(saga: OrderSaga, event: Any) -> None:
             saga.customer_id = event.customer_id
             saga.total = event.total
         case OrderConfirmed():
-            saga.order_status = desired.OrderStatus.CONFIRMED
+            saga.order_status = OrderStatus.CONFIRMED
         case OrderCancelled():
-            if saga.order_status != desired.OrderStatus.CONFIRMED:
-                saga.order_status = desired.OrderStatus.CANCELLED
+            if saga.order_status != OrderStatus.CONFIRMED:
+                saga.order_status = OrderStatus.CANCELLED
                 saga.reason = saga.reason or event.reason
         case ConfirmationEmailSent():
             saga.email_sent = True
@@ -144,7 +145,7 @@ def refresh(saga: OrderSaga, at: datetime) -> None:
     saga.converged_at = None
     if saga.state != OrderSaga.State.NEEDS_ATTENTION:  # only a person or convergence clears it
         saga.state = (OrderSaga.State.COMPENSATING
-                      if saga.desired_outcome == desired.Outcome.CANCELLED
+                      if saga.desired_outcome == desired.DesiredOutcome.CANCELLED
                       else OrderSaga.State.RUNNING)
     # The saga moved: nothing to check before its step's deadline, and the gap the
     # reconciler saw is history (only a gap growing while nothing happens is alarming).
@@ -182,17 +183,17 @@ def project_saga_event(event: Any, env: Envelope) -> None:
         # The first event of a saga: its row is new (one statement, not a read and a write).
         saga = new_saga(event.order_id, env.recorded_at)
         apply(saga, event, env)
-        if rows.insert(saga, unless_present=True):
+        if sql.insert(saga, unless_present=True):
             return
-    saga = rows.load(OrderSaga, event.order_id, lock=True)
+    saga = sql.load(OrderSaga, event.order_id, lock=True)
     if saga is None:
         saga = new_saga(event.order_id, env.recorded_at)
         apply(saga, event, env)
-        rows.insert(saga)
+        sql.insert(saga)
         return
-    before = rows.values_of(saga)
+    before = sql.values_of(saga)
     apply(saga, event, env)
-    rows.update_changed(saga, before)
+    sql.update_changed(saga, before)
 
 
 @projects(*COMMAND_EVENTS)

@@ -52,7 +52,9 @@ ORDER BY next_check_at LIMIT %s
 
 
 @dataclass
-class Outcome:
+class OrderReconciliation:
+    """What one visit of the reconciler found on an order (its verdict) and did about it."""
+
     order_id: str
     verdict: Verdict
     actions: list[ReconciliationAction] = field(default_factory=list)
@@ -61,7 +63,7 @@ class Outcome:
 @dataclass
 class PassReport:
     examined: int = 0
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[OrderReconciliation] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -107,7 +109,7 @@ def _count_pass(report: PassReport, now: datetime) -> None:
 
 
 def reconcile_order(order_id: str, *, actor: str = RECONCILER, dry_run: bool = False,
-                    now: datetime | None = None) -> Outcome | None:
+                    now: datetime | None = None) -> OrderReconciliation | None:
     """Reconcile one saga now, whatever its state or next check (`manage.py reconcile
     --order`, the admin's "reconcile now"): its step counts as stalled."""
     saga = OrderSaga.objects.filter(order_id=order_id).first()
@@ -127,7 +129,7 @@ def _reconcile(sagas: list[OrderSaga], now: datetime, *, dry_run: bool, actor: s
     flagged: list[ReconciliationAction] = []
     for saga in sagas:
         verdict = decide(saga, observations[saga.order_id], now, force=force)
-        outcome = Outcome(saga.order_id, verdict)
+        outcome = OrderReconciliation(saga.order_id, verdict)
         report.outcomes.append(outcome)
         if dry_run:
             outcome.actions = [apply_correction(saga, c, actor=actor, dry_run=True)

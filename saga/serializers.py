@@ -19,7 +19,7 @@ def _money(value: Any) -> str:
 
 def participants(saga: OrderSaga) -> dict[str, Any]:
     by_name = {f.name: f for f in desired.facets(saga.observed())}
-    outcome = desired.Outcome(saga.desired_outcome)
+    outcome = desired.DesiredOutcome(saga.desired_outcome)
     return {
         "stock": {"observed": by_name["stock"].observed, "desired": by_name["stock"].desired},
         "payment": {
@@ -60,18 +60,6 @@ def saga_block(order_id: str, saga: OrderSaga | None = None) -> dict[str, Any] |
         "participants": participants(saga),
         "timeline": timeline(order_id),
     }
-
-
-class SagaBlockSerializer(serializers.Serializer):
-    """Documents the block's shape for the OpenAPI schema."""
-
-    state = serializers.ChoiceField(choices=OrderSaga.State.choices)
-    desired_outcome = serializers.ChoiceField(choices=[o.value for o in desired.Outcome])
-    gap = serializers.IntegerField()
-    current_step = serializers.CharField()
-    attention_reason = serializers.CharField(allow_null=True)
-    participants = serializers.DictField()
-    timeline = serializers.ListField(child=serializers.DictField())
 
 
 class SagaSerializer(serializers.ModelSerializer):

@@ -22,7 +22,7 @@ def rebuild_read_models(progress: rebuild.Progress | None = None) -> int:
     return rebuild.rebuild_read_models(progress)
 
 
-def reconcile_now(order_id: str, *, by: str) -> reconciler.Outcome | None:
+def reconcile_now(order_id: str, *, by: str) -> reconciler.OrderReconciliation | None:
     return reconciler.reconcile_order(order_id, actor=f"operator:{by}")
 
 

@@ -8,7 +8,8 @@ order. The step is the first one of the path whose work is not yet seen.
 
 from __future__ import annotations
 
-from saga.desired import Observed, OrderStatus, Outcome, Shipment, Stock, desired_outcome
+from orders.events import OrderStatus
+from saga.desired import DesiredOutcome, Observed, Shipment, Stock, desired_outcome
 
 DONE = "done"
 
@@ -30,7 +31,7 @@ BEFORE_PIVOT = frozenset({"reserve_stock", "charge_payment", "book_shipment", "c
 
 
 def current_step(seen: Observed) -> str:
-    if desired_outcome(seen.order_status, seen.step_failed) == Outcome.FULFILLED:
+    if desired_outcome(seen.order_status, seen.step_failed) == DesiredOutcome.FULFILLED:
         return _forward_step(seen)
     return _backward_step(seen)
 

@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
 
-from shipping.carrier import PROVIDERS_DB
+from common.admin import ProviderBooksAdmin, ReadOnlyAdmin
 from shipping.models import CarrierLedgerEntry, Shipment
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows here follow from events (or are the carrier's): they are read, never edited."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Shipment)
@@ -39,12 +22,9 @@ class ShipmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CarrierLedgerEntry)
-class CarrierLedgerEntryAdmin(ReadOnlyAdmin):
+class CarrierLedgerEntryAdmin(ProviderBooksAdmin):
     list_display = ("shipment_id", "order_id", "status", "tracking_code", "booked_at",
                     "cancelled_at")
     list_filter = ("status",)
     search_fields = ("=order_id", "=shipment_id", "=idempotency_key")
     list_per_page = 50
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[CarrierLedgerEntry]:
-        return super().get_queryset(request).using(PROVIDERS_DB)

@@ -24,15 +24,15 @@ from typing import Protocol
 from django.conf import settings
 from django.utils import timezone
 
-from outbox import rows
-from outbox.relay import parse_rates
+from common import sql
+from common.faults import SimulatedFaults, parse_rates
+from common.providers import PROVIDERS_DB
 from shipping.domain import REFUSED_ADDRESS
 from shipping.events import Address
 from shipping.models import CarrierLedgerEntry
 
 log = logging.getLogger(__name__)
 
-PROVIDERS_DB = "providers"
 FAULT_NAMES = frozenset({"error", "lost_response", "slow_ms"})
 REFUSED_POSTAL_CODE = "00000"
 
@@ -72,21 +72,10 @@ class Carrier(Protocol):
     def bookings(self, order_id: str) -> list[Booking]: ...
 
 
-def parse_faults(text: str) -> dict[str, float]:
-    """`error=0.05,slow_ms=200,lost_response=0.05` into numbers; a misspelt name is an error."""
-    return _known_faults(parse_rates(text))
-
-
-def _known_faults(faults: Mapping[str, float]) -> dict[str, float]:
-    unknown = set(faults) - FAULT_NAMES
-    if unknown:
-        raise ValueError(f"unknown shipping faults {sorted(unknown)}; known: {sorted(FAULT_NAMES)}")
-    return {name: float(rate) for name, rate in faults.items()}
-
-
 def default_carrier() -> Carrier:
     """The carrier the services use when none is given (settings are read on each call)."""
-    return SimulatedCarrier(parse_faults(settings.SHIPPING_FAULTS))
+    return SimulatedCarrier(parse_rates(settings.SHIPPING_FAULTS, known=FAULT_NAMES,
+                                        what="shipping"))
 
 
 def _booking_of(entry: CarrierLedgerEntry) -> Booking:
@@ -106,12 +95,11 @@ class SimulatedCarrier:
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.faults = _known_faults(faults or {})
-        self.rng = rng or random.Random()
-        self.sleep = sleep
+        self.faults = SimulatedFaults(faults, known=FAULT_NAMES, what="shipping", rng=rng,
+                                      sleep=sleep, log=log, provider="carrier")
 
     def book(self, idempotency_key: str, address: Address, *, order_id: str = "") -> Booking:
-        self._answer_slowly()
+        self.faults.answer_slowly()
         self._fail_at_random()
         if address.postal_code.strip() == REFUSED_POSTAL_CODE:
             raise CarrierRefused()
@@ -119,16 +107,16 @@ class SimulatedCarrier:
             idempotency_key=idempotency_key, shipment_id=f"shp_{uuid.uuid4().hex[:20]}",
             tracking_code=f"TRK{uuid.uuid4().int % 10**12:012d}", order_id=order_id,
             address=asdict(address))
-        if not rows.insert(entry, unless_present=True, using=PROVIDERS_DB):
+        if not sql.insert(entry, unless_present=True, using=PROVIDERS_DB):
             # Booked under this key before: the first booking is the answer.
-            entry = rows.first(CarrierLedgerEntry, using=PROVIDERS_DB,
+            entry = sql.first(CarrierLedgerEntry, using=PROVIDERS_DB,
                                idempotency_key=idempotency_key)  # type: ignore[assignment]
         self._lose_response_at_random()
         return _booking_of(entry)
 
     def cancel(self, idempotency_key: str) -> Booking | None:
         """Cancel the booking made under this key; None when there is none. Idempotent."""
-        self._answer_slowly()
+        self.faults.answer_slowly()
         self._fail_at_random()
         ledger = CarrierLedgerEntry.objects.using(PROVIDERS_DB)
         ledger.filter(idempotency_key=idempotency_key,
@@ -149,21 +137,10 @@ class SimulatedCarrier:
 
     # --- faults --------------------------------------------------------------------------
 
-    def _roll(self, fault: str) -> bool:
-        if self.rng.random() < self.faults.get(fault, 0.0):
-            log.info("simulated carrier fault: %s", fault)  # counted by chaos runs
-            return True
-        return False
-
-    def _answer_slowly(self) -> None:
-        if self.faults.get("slow_ms"):
-            log.info("simulated carrier fault: slow_ms")
-            self.sleep(self.rng.uniform(0, self.faults["slow_ms"]) / 1000)
-
     def _fail_at_random(self) -> None:
-        if self._roll("error"):
+        if self.faults.fires("error"):
             raise CarrierError("carrier unavailable")
 
     def _lose_response_at_random(self) -> None:
-        if self._roll("lost_response"):
+        if self.faults.fires("lost_response"):
             raise CarrierTimeout("carrier did not answer in time")

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from outbox import rows
+from common import sql
 from outbox.contracts import DomainEvent
 from outbox.envelope import Envelope
 from outbox.models import Event
@@ -26,7 +26,7 @@ from shipping.events import (
 )
 from shipping.models import Shipment
 
-# progress(done, total), called while a rebuild writes its rows.
+# progress(done, total), called while a rebuild writes its sql.
 Progress = Callable[[int, int], None]
 READ_MODELS = (Shipment,)
 SHIPMENT_EVENTS = (OrderPlacementNoted, PaymentCaptureNoted, ShipmentBooked, ShipmentFailed,
@@ -71,7 +71,7 @@ def fold(row: Shipment, event: DomainEvent, at: datetime) -> dict[str, Any]:
 def project_shipment(event: DomainEvent, env: Envelope) -> None:
     row = new_row(env.stream_id)
     changed = fold(row, event, env.recorded_at)
-    rows.upsert(row, fields=tuple(changed))
+    sql.upsert(row, fields=tuple(changed))
 
 
 def read_models_from_events() -> list[Shipment]:

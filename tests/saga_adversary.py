@@ -21,10 +21,10 @@ from django.test import override_settings
 from django.utils import timezone
 from hypothesis import strategies as st
 
+from common.message_context import message_context
 from orders import services as orders
 from orders.domain import OrderAlreadyConfirmed
 from outbox import registry
-from outbox.context import message_context
 from outbox.delivery import DeliveryResult, PermanentError, run_delivery
 from outbox.envelope import Envelope
 from outbox.models import Delivery, Event

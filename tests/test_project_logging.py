@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
+from common.message_context import message_context
 from config.logging import CorrelationFilter, JsonFormatter
 from outbox import store
-from outbox.context import message_context
 from outbox.models import Delivery
 from tests.conftest import wait_for
 from tests.probe.events import Pinged
@@ -67,7 +67,7 @@ def _log_from_configured_django(log_format: str, logger: str = "orders.services"
     code = (
         "import logging, django\n"
         "django.setup()\n"
-        "from outbox.context import message_context\n"
+        "from common.message_context import message_context\n"
         "with message_context(correlation='order-9', causation='77'):\n"
         f"    logging.getLogger({logger!r}).warning('order held')\n"
     )

@@ -1,6 +1,6 @@
 """No secret, token or card-like number in events, snapshots or log lines.
 
-The customer's payment token travels sealed (outbox/sealing.py): the orders context seals it
+The customer's payment token travels sealed (common/sealing.py): the orders context seals it
 before `OrderPlaced`, only payments opens it, to hand it to the provider. Events stored before
 (schema version 1, token in clear) are sealed by their upcasters on reading. A whole order,
 through the API and a real worker, leaves neither the token nor the API key nor anything
@@ -24,13 +24,13 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from common.sealing import NotSealed, is_sealed, seal, unseal
 from config.logging import CorrelationFilter, JsonFormatter
 from inventory import services as inventory
 from orders.models import OrderSnapshot
 from outbox import store
 from outbox.envelope import Envelope
 from outbox.models import Delivery, Event
-from outbox.sealing import NotSealed, is_sealed, seal, unseal
 from payments.events import OrderPlacementNoted, PaymentSettlementRequested
 from payments.models import GatewayLedgerEntry, PaymentSnapshot
 from payments.tests.facts import held, placed

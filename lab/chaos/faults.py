@@ -27,11 +27,11 @@ import redis
 from django.db import connection
 from django.db.models import Q
 
+from common.faults import parse_rates
+from common.providers import PROVIDERS_DB
 from lab.stack.processes import WORKER_APPLICATION, Stack
-from outbox.relay import parse_rates
 from payments.models import GatewayCall, GatewayLedgerEntry
 
-PROVIDERS_DB = "providers"
 PROCESS_FAULTS = ("kill_worker", "kill_beat", "flush_broker", "terminate_db_connections")
 DEFAULT_FAULT_ENV = {
     "PAYMENTS_FAULTS": "decline=0.03,error=0.1,lost_response=0.08,duplicate=0.05,slow_ms=100",
@@ -154,11 +154,11 @@ def system_faults(since: datetime, until: datetime, logs: dict[str, str],
         for pattern, kind in _LOGGED.items():
             found[kind] += len(pattern.findall(text))
     calls = GatewayCall.objects.using(PROVIDERS_DB).filter(created_at__range=(since, until))
-    found["gateway_error"] = calls.filter(outcome=GatewayCall.Outcome.ERROR,
+    found["gateway_error"] = calls.filter(outcome=GatewayCall.Answer.ERROR,
                                           detail="random fault").count()
-    found["gateway_decline"] = calls.filter(outcome=GatewayCall.Outcome.DECLINED).exclude(
+    found["gateway_decline"] = calls.filter(outcome=GatewayCall.Answer.DECLINED).exclude(
         detail__in=["tok_decline", "replayed decline"]).count()
-    lost = calls.filter(outcome=GatewayCall.Outcome.LOST_RESPONSE)
+    lost = calls.filter(outcome=GatewayCall.Answer.LOST_RESPONSE)
     entries = lost.filter(operation=GatewayCall.Operation.CHARGE).values_list("detail", flat=True)
     by_token = GatewayLedgerEntry.objects.using(PROVIDERS_DB).filter(
         entry_id__in=list(entries), token="tok_lost_response").count()

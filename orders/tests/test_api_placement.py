@@ -7,11 +7,11 @@ from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
 
+from common.sealing import unseal
 from inventory.events import ProductAdded
 from orders.models import OrderView
 from outbox import store
 from outbox.models import Event
-from outbox.sealing import unseal
 
 from .conftest import order_body, written
 

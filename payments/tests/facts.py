@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from common.sealing import seal
 from inventory.events import ReservedLine, StockReserved
 from orders.events import OrderPlaced
-from outbox.sealing import seal
 from tests.support.facts import order_placed
 
 TOTAL = Decimal("32.25")

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from outbox.sealing import seal
+from common.sealing import seal
 from payments import services
 from payments.tests.facts import TOTAL
 

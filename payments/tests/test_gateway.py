@@ -7,13 +7,14 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
+from common.faults import parse_rates
 from payments.gateway import (
+    FAULT_NAMES,
     GatewayError,
     GatewayRejected,
     GatewayTimeout,
     PaymentRefused,
     SimulatedGateway,
-    parse_faults,
 )
 from payments.models import GatewayCall, GatewayLedgerEntry
 
@@ -120,11 +121,11 @@ def test_random_faults_leave_the_test_tokens_deterministic(order_id):
 
 
 def test_fault_settings_are_parsed_and_a_misspelt_fault_is_an_error():
-    assert parse_faults("decline=0.1,error=0.05,lost_response=0.05,slow_ms=200,duplicate=0.01") \
-        == {"decline": 0.1, "error": 0.05, "lost_response": 0.05, "slow_ms": 200.0,
-            "duplicate": 0.01}
+    text = "decline=0.1,error=0.05,lost_response=0.05,slow_ms=200,duplicate=0.01"
+    assert parse_rates(text, known=FAULT_NAMES, what="payment") == {
+        "decline": 0.1, "error": 0.05, "lost_response": 0.05, "slow_ms": 200.0, "duplicate": 0.01}
     with pytest.raises(ValueError, match="declne"):
-        parse_faults("declne=0.1")
+        parse_rates("declne=0.1", known=FAULT_NAMES, what="payment")
 
 
 def test_a_refund_is_a_new_entry_and_replays_by_its_key(order_id):

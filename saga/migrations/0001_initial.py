@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
                 ('captures', models.PositiveIntegerField(default=0)),
                 ('shipment', models.CharField(default=saga.desired.Shipment['NONE'], max_length=16)),
                 ('email_sent', models.BooleanField(default=False)),
-                ('desired_outcome', models.CharField(default=saga.desired.Outcome['FULFILLED'], max_length=16)),
+                ('desired_outcome', models.CharField(default=saga.desired.DesiredOutcome['FULFILLED'], max_length=16)),
                 ('gap', models.PositiveSmallIntegerField(default=0)),
                 ('state', models.CharField(choices=[('running', 'Running'), ('compensating', 'Compensating'), ('converged', 'Converged'), ('needs_attention', 'Needs Attention')], default='running', max_length=16)),
                 ('current_step', models.CharField(blank=True, max_length=32)),

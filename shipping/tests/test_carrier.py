@@ -9,13 +9,14 @@ import uuid
 import pytest
 from django.db import transaction
 
+from common.faults import parse_rates
 from shipping.carrier import (
+    FAULT_NAMES,
     CarrierError,
     CarrierRefused,
     CarrierTimeout,
     SimulatedCarrier,
     default_carrier,
-    parse_faults,
 )
 from shipping.events import Address
 from shipping.models import CarrierLedgerEntry
@@ -111,10 +112,11 @@ def test_a_slow_carrier_waits_at_most_slow_ms(key):
 
 
 def test_fault_rates_come_from_settings_and_misspelt_names_are_refused(settings, key):
-    assert parse_faults("error=0.05,slow_ms=200,lost_response=0.05") == {
+    assert parse_rates("error=0.05,slow_ms=200,lost_response=0.05", known=FAULT_NAMES,
+                       what="shipping") == {
         "error": 0.05, "slow_ms": 200.0, "lost_response": 0.05}
     with pytest.raises(ValueError, match="unknown shipping faults"):
-        parse_faults("eror=0.1")
+        parse_rates("eror=0.1", known=FAULT_NAMES, what="shipping")
     settings.SHIPPING_FAULTS = "error=1"
     with pytest.raises(CarrierError):
         default_carrier().book(key, ADDRESS)

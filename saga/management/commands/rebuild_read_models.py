@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from common.progress import Progress
 
-CONTEXTS = ["orders", "inventory", "payments", "shipping", "saga"]
+CONTEXTS = [*settings.BOUNDED_CONTEXTS, "saga"]
 # Where each context keeps its rebuild (the saga app has no services module).
 MODULES = {"saga": "saga.rebuild"}
 
