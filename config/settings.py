@@ -23,6 +23,9 @@ if not SECRET_KEY:
             "(set DJANGO_DEBUG=1 for development)."
         )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+# The HTTPS origin(s) the browser sees behind the proxy (e.g. https://orders.example.com), for
+# the admin's and the browsable API's forms: Django checks Origin against these.
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -34,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served from STATIC_ROOT, not a CDN
     "django_celery_beat",
     "outbox",
     "orders",
@@ -47,6 +51,8 @@ if env.bool("SAGA_TEST_APPS", default=False):
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # collectstatic's output (the admin's CSS, Swagger UI) straight from web, DEBUG or not.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestContextMiddleware",
     "saga.metrics.ApiRequestMetricsMiddleware",
     "config.request_limits.RequestLimitsMiddleware",
@@ -103,7 +109,12 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Hashed names (cacheable for ever) and compressed copies, written by `manage.py collectstatic`.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # --- HTTP and security ------------------------------------------------------------------
 # TLS ends at a proxy; trust its header, and redirect only when told to.
@@ -150,6 +161,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Place orders and follow their sagas to convergence.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api_errors.document_common_errors",  # 401, 411, 413, 415, 404 where they apply
@@ -176,6 +190,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_DEFAULT_QUEUE", default="outbox")
 # Longer than any delivery batch runs; the outbox sweep recovers lost messages much sooner.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+# Beat keeps its schedule in django-celery-beat's tables and writes CELERY_BEAT_SCHEDULE
+# (end of this file) into them each time it starts.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
@@ -249,3 +265,26 @@ SAGA_SAMPLE_INTERVAL_SECONDS = env.float("SAGA_SAMPLE_INTERVAL_SECONDS", default
 RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS = env.bool(
     "RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS", default=False
 )
+
+
+# --- Periodic tasks -------------------------------------------------------------------------
+# Beat (DatabaseScheduler) writes these into its tables each time it starts, so a changed
+# interval takes effect when beat restarts. Whole seconds, at least one: beat ticks once a
+# second. A run that could not start in time is not worth starting late, hence the expiry.
+def _every(task: str, seconds: float) -> dict:
+    every = max(1, round(seconds))
+    return {
+        "task": task,
+        "schedule": float(every),
+        "options": {"queue": CELERY_TASK_DEFAULT_QUEUE, "expire_seconds": max(every * 5, 10)},
+    }
+
+
+CELERY_BEAT_SCHEDULE = {
+    "outbox: sweep pending deliveries": _every("outbox.sweep", OUTBOX_SWEEP_INTERVAL_SECONDS),
+    "outbox: prune done deliveries": _every("outbox.prune", 3600),
+    "orders: forget old idempotency keys": _every("orders.forget_idempotency_keys", 3600),
+    "saga: reconcile drifted sagas": _every("saga.reconcile", SAGA_RECONCILE_INTERVAL_SECONDS),
+    "saga: verify converged sagas": _every("saga.verify", SAGA_VERIFY_INTERVAL_SECONDS),
+    "saga: sample convergence": _every("saga.sample_convergence", SAGA_SAMPLE_INTERVAL_SECONDS),
+}
