@@ -229,15 +229,11 @@ SHIPPING_FAULTS = env("SHIPPING_FAULTS", default="")
 INVENTORY_HOLD_SECONDS = env.int("INVENTORY_HOLD_SECONDS", default=900)
 
 # Console in development; the tests use the file backend so a worker's mail can be read.
-MAILERS = {
-    "default": {
-        "BACKEND": env(
-            "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-        ),
-        "OPTIONS": {"file_path": env("EMAIL_FILE_PATH")} if env("EMAIL_FILE_PATH", default="")
-        else {},
-    }
-}
+# (Django 6.0's settings: 6.1's MAILERS is out of reach while django-celery-beat caps Django.)
+EMAIL_BACKEND = env(
+    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default="") or None
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="orders@example.com")
 
 # --- Logging: JSON lines in production, readable in development ---------------------------
