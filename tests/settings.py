@@ -29,3 +29,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
 }}
+# Nothing is collected for the tests, so WhiteNoise gets no folder to warn about.
+STATIC_ROOT = None
