@@ -10,19 +10,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, in their own layer, so a code change does not reinstall them. The same
-# two steps as scripts/bootstrap: the pinned dependencies of pyproject.toml, then the packages
-# of requirements/no-deps.txt without theirs (see that file).
-COPY pyproject.toml ./
-COPY requirements/ requirements/
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && pip install --no-deps -r requirements/no-deps.txt
+# Dependencies first, in their own layer, so a code change does not reinstall them: exactly the
+# runtime set of requirements/lock-deploy.txt, each file checked against its hash (scripts/lock).
+COPY requirements/lock-deploy.txt requirements/
+RUN pip install --require-hashes -r requirements/lock-deploy.txt
 
-# The application; .dockerignore leaves out lab/ (the measurement tooling) and local state.
+# The application (.dockerignore leaves out lab/, the measurement tooling, and local state),
+# whose dependencies are all in already, and its static files (the admin's CSS, Swagger UI)
+# collected for WhiteNoise to serve; collectstatic needs a key, not a secret.
 COPY . .
 RUN pip install --no-deps . \
+    && DJANGO_ALLOW_DEV_SECRET=1 python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --home-dir /app app
 USER app
 

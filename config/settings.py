@@ -24,6 +24,9 @@ if not SECRET_KEY:
             "(set DJANGO_DEBUG=1 for development)."
         )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+# The HTTPS origin(s) the browser sees behind the proxy (e.g. https://orders.example.com), for
+# the admin's and the browsable API's forms: Django checks Origin against these.
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 # The bounded contexts, registered here once: the app registry, the API's URL includes, the
 # read-model rebuild and the outbox's per-context queues follow this list
@@ -40,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served from STATIC_ROOT, not a CDN
     "django_celery_beat",
     "outbox",
     *BOUNDED_CONTEXTS,
@@ -58,6 +62,8 @@ if importlib.util.find_spec("lab") is not None:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # collectstatic's output (the admin's CSS, Swagger UI) straight from web, DEBUG or not.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestContextMiddleware",
     "config.server_errors.ServerErrorMiddleware",  # JSON 500s, and 503s when the database is down
     "saga.metrics.ApiRequestMetricsMiddleware",
@@ -115,7 +121,12 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Hashed names (cacheable for ever) and compressed copies, written by `manage.py collectstatic`.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # --- HTTP and security ------------------------------------------------------------------
 # TLS ends at a proxy; trust its header, and redirect only when told to.
@@ -162,6 +173,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Place orders and follow their sagas to convergence.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api_errors.document_common_errors",  # 401, 411, 413, 415, 404 where they apply
@@ -203,6 +217,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
 }
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Beat keeps its schedule in django-celery-beat's tables and writes CELERY_BEAT_SCHEDULE
+# (end of this file) into them each time it starts.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
@@ -240,15 +256,11 @@ SHIPPING_FAULTS = env("SHIPPING_FAULTS", default="")
 INVENTORY_HOLD_SECONDS = env.int("INVENTORY_HOLD_SECONDS", default=900)
 
 # Console in development; the tests use the file backend so a worker's mail can be read.
-MAILERS = {
-    "default": {
-        "BACKEND": env(
-            "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-        ),
-        "OPTIONS": {"file_path": env("EMAIL_FILE_PATH")} if env("EMAIL_FILE_PATH", default="")
-        else {},
-    }
-}
+# (Django 6.0's settings: 6.1's MAILERS is out of reach while django-celery-beat caps Django.)
+EMAIL_BACKEND = env(
+    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default="") or None
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="orders@example.com")
 
 # --- Logging: JSON lines in production, readable in development ---------------------------
@@ -278,3 +290,27 @@ SAGA_METRICS_REFRESH_SECONDS = env.float("SAGA_METRICS_REFRESH_SECONDS", default
 RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS = env.bool(
     "RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS", default=False
 )
+
+
+# --- Periodic tasks -------------------------------------------------------------------------
+# Beat (DatabaseScheduler) writes these into its tables each time it starts, so a changed
+# interval takes effect when beat restarts. Whole seconds, at least one: beat ticks once a
+# second. A run that could not start in time is not worth starting late, hence the expiry.
+def _every(task: str, seconds: float) -> dict:
+    every = max(1, round(seconds))
+    return {
+        "task": task,
+        "schedule": float(every),
+        "options": {"queue": CELERY_TASK_DEFAULT_QUEUE, "expire_seconds": max(every * 5, 10)},
+    }
+
+
+CELERY_BEAT_SCHEDULE = {
+    "outbox: sweep pending deliveries": _every("outbox.sweep", OUTBOX_SWEEP_INTERVAL_SECONDS),
+    "outbox: prune done deliveries": _every("outbox.prune", 3600),
+    "orders: forget old idempotency keys": _every("orders.forget_idempotency_keys", 3600),
+    "saga: reconcile drifted sagas": _every("saga.reconcile", SAGA_RECONCILE_INTERVAL_SECONDS),
+    "saga: verify converged sagas": _every("saga.verify", SAGA_VERIFY_INTERVAL_SECONDS),
+    "saga: sample convergence": _every("saga.sample_convergence", SAGA_SAMPLE_INTERVAL_SECONDS),
+    "saga: refresh metrics": _every("saga.refresh_metrics", SAGA_METRICS_REFRESH_SECONDS),
+}

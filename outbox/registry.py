@@ -96,6 +96,11 @@ def subscription(handler_name: str, event_type: str) -> Subscription:
     raise LookupError(f"no handler {handler_name!r} for {event_type}")
 
 
+def delivery_queues() -> set[str]:
+    """Every queue a delivery can be sent to under the current OUTBOX_QUEUE_MODE."""
+    return {sub.queue for subs in _by_name.values() for sub in subs}
+
+
 def unhandled_event_types() -> list[str]:
     """Event types that no handler subscribes to and that are not marked terminal."""
     return sorted(

@@ -23,3 +23,11 @@ from config.settings import *  # noqa: E402,F403
 # A deliberately slow hash protects stored passwords, not test users: the fast one keeps a
 # sign-in (and every create_user with a password) from costing a second of CPU.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Templates name static files without a `collectstatic` run first; production's hashed,
+# compressed storage (WhiteNoise) is tested as deployed in tests/test_project_static.py.
+STORAGES = {**STORAGES, "staticfiles": {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+}}
+# Nothing is collected for the tests, so WhiteNoise gets no folder to warn about.
+STATIC_ROOT = None

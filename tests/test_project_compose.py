@@ -109,8 +109,14 @@ def test_app_containers_reach_the_compose_database_and_broker(compose, name):
     assert env["DJANGO_SECRET_KEY"]
 
 
-def test_the_image_installs_the_project_the_way_bootstrap_does():
+def test_the_image_installs_from_the_lock_and_collects_its_static_files():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "FROM python:3.13-slim" in dockerfile
-    assert "pip install --no-deps -r requirements/no-deps.txt" in dockerfile
-    assert "pyproject.toml" in dockerfile
+    assert "pip install --require-hashes -r requirements/lock-deploy.txt" in dockerfile
+    assert "pip install --no-deps ." in dockerfile
+    assert "manage.py collectstatic --noinput" in dockerfile
+
+
+def test_the_worker_consumes_every_queue_by_default(compose):
+    # tests/test_project_queues.py checks the list against the routing table.
+    assert " -Q " in f" {command(compose['services']['worker'])} "

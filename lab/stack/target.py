@@ -78,8 +78,6 @@ def target(*, label: str, ui: Progress, config: StackConfig, customers: int,
             ui.say(f"creating and migrating scratch database {scratch_db.name} ...")
             scratch_db.create(stack.env("migrate"))
             database.use(scratch_db.name)
-        else:  # beat's schedule gets this run's intervals
-            database.run_manage(["setup_periodic_tasks"], stack.env("setup"))
         run.catalogue = seed_catalogue(scarce_stock=scarce_stock)
         run.tokens = seed_customers(customers)
         flush_broker(redis_url)
