@@ -25,6 +25,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.module_loading import import_string
 
 from outbox import rows
 from outbox.relay import parse_rates
@@ -127,7 +128,13 @@ def _known_faults(faults: Mapping[str, float]) -> dict[str, float]:
 
 
 def default_gateway() -> PaymentGateway:
-    """The gateway the services use when none is given (settings are read on each call)."""
+    """The gateway the services and selectors use when none is given: the adapter that
+    `settings.PAYMENTS_GATEWAY` names (settings are read on each call)."""
+    return import_string(settings.PAYMENTS_GATEWAY)()
+
+
+def simulated_gateway() -> PaymentGateway:
+    """The simulated provider, with the random faults of `settings.PAYMENTS_FAULTS`."""
     return SimulatedGateway(parse_faults(settings.PAYMENTS_FAULTS))
 
 

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from outbox import rows
 from outbox.relay import parse_rates
@@ -88,7 +89,13 @@ def _known_faults(faults: Mapping[str, float]) -> dict[str, float]:
 
 
 def default_carrier() -> Carrier:
-    """The carrier the services use when none is given (settings are read on each call)."""
+    """The carrier the services and selectors use when none is given: the adapter that
+    `settings.SHIPPING_CARRIER` names (settings are read on each call)."""
+    return import_string(settings.SHIPPING_CARRIER)()
+
+
+def simulated_carrier() -> Carrier:
+    """The simulated carrier, with the random faults of `settings.SHIPPING_FAULTS`."""
     return SimulatedCarrier(parse_faults(settings.SHIPPING_FAULTS))
 
 

@@ -25,6 +25,7 @@ from payments.gateway import (
     PaymentGateway,
     PaymentRefused,
     SimulatedGateway,
+    default_gateway,
 )
 
 pytestmark = [pytest.mark.django_db(databases=["default", "providers"]),
@@ -172,3 +173,16 @@ def test_many_orders_are_listed_in_one_call_each_with_only_its_own(gateway, adap
     assert ledgers[first].charges == (one,)
     assert ledgers[second].charges == (two,)
     assert ledgers[untouched].charges == () and ledgers[untouched].net == 0
+
+
+def test_the_setting_names_the_adapter_the_services_use(settings):
+    assert isinstance(default_gateway(), SimulatedGateway)
+    settings.PAYMENTS_GATEWAY = f"{__name__}.stand_in_gateway"
+    assert default_gateway() is STAND_IN
+
+
+STAND_IN = SimulatedGateway()
+
+
+def stand_in_gateway() -> PaymentGateway:
+    return STAND_IN

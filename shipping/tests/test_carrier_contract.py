@@ -17,7 +17,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from shipping.carrier import Carrier, CarrierRefused, CarrierTimeout, SimulatedCarrier
+from shipping.carrier import (
+    Carrier,
+    CarrierRefused,
+    CarrierTimeout,
+    SimulatedCarrier,
+    default_carrier,
+)
 from shipping.domain import idempotency_key
 from shipping.events import Address
 
@@ -113,3 +119,16 @@ def test_many_orders_are_listed_in_one_call_each_with_only_its_own(carrier):
     two = carrier.book(idempotency_key(second), ADDRESS, order_id=second)
     assert carrier.bookings_for([first, second, untouched]) == {
         first: [one], second: [two], untouched: []}
+
+
+def test_the_setting_names_the_adapter_the_services_use(settings):
+    assert isinstance(default_carrier(), SimulatedCarrier)
+    settings.SHIPPING_CARRIER = f"{__name__}.stand_in_carrier"
+    assert default_carrier() is STAND_IN
+
+
+STAND_IN = SimulatedCarrier()
+
+
+def stand_in_carrier() -> Carrier:
+    return STAND_IN
