@@ -2,7 +2,8 @@
 
 The port is what any card provider offers: charge and refund under an idempotency key (the same
 key replays the first answer and moves no money again), look a charge up by its key, and list
-an order's charges and refunds (what the reconciler compares with our books).
+the charges and refunds of a batch of orders by the merchant's reference (`charges_for`: what
+the reconciler and the audit compare with our books).
 
 The simulated provider keeps its ledger through the "providers" database alias, so its records
 survive a rollback of the caller's transaction, as a real provider's would. Test tokens behave

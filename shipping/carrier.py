@@ -2,7 +2,8 @@
 
 The port is what a parcel carrier's API offers: book a shipment under an idempotency key (the
 same key returns the same booking, never a second one), cancel it, look it up by key, and list
-the bookings made for an order (what the reconciler and the audit compare with our records).
+the bookings made for a batch of orders (`bookings_for`: what the reconciler and the audit
+compare with our records).
 
 The simulated carrier keeps its ledger through the "providers" database alias, a connection of
 its own: like a real carrier's records, a booking survives a rollback of our transaction. It
