@@ -168,9 +168,10 @@ def _one_snapshot() -> Iterator[None]:
 
 
 def _compare_read_models(seen: dict[str, Observation], sagas: list[OrderSaga]) -> None:
-    """Fold the orders' events once (one query) into what the saga rows and the order views
-    should hold, and note every field that differs. The rows compared are read again with
-    the events: the `sagas` given may have been read (claimed) before the latest event."""
+    """Fold the orders' events once (one query) into what the saga rows should hold, ask the
+    orders context which order views disagree with their events, and note every field that
+    differs. The rows compared are read again with the events, in one snapshot: the `sagas`
+    given may have been read (claimed) before the latest event."""
     ids = [saga.order_id for saga in sagas]
     with _one_snapshot():
         events = list(Event.objects.filter(correlation_id__in=list(seen)).order_by("id"))
