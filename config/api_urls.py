@@ -1,5 +1,10 @@
 """The REST surface: each bounded context with a `urls` module contributes its routes
-(`settings.BOUNDED_CONTEXTS`), then the saga's."""
+(`settings.BOUNDED_CONTEXTS`), then the saga's.
+
+The order's `saga` block is composed here: the orders API offers a hook for it (orders may not
+import the saga) and the saga may see orders only through its events and selectors, so the
+project, which knows both, plugs the saga's block into the orders API.
+"""
 
 from importlib.util import find_spec
 
@@ -7,6 +12,10 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, include, path
 
 from config.auth_api import AuthToken
+from orders.serializers import provide_saga_block
+from saga.serializers import saga_block
+
+provide_saga_block(lambda view: saga_block(view.id))
 
 
 def context_routes() -> list[URLResolver]:

@@ -250,7 +250,11 @@ OUTBOX_CHAOS = env("OUTBOX_CHAOS", default="")
 # database crash only means the delivery runs again (see outbox/delivery.py).
 OUTBOX_ASYNC_COMMIT = env.bool("OUTBOX_ASYNC_COMMIT", default=False)
 
-# --- Participants' simulated providers ----------------------------------------------------
+# --- Participants' providers ----------------------------------------------------------------
+# The adapter behind each port: the dotted path of a function that returns one (README,
+# "Adding a real provider"). The default is the simulated provider, with the faults below.
+PAYMENTS_GATEWAY = env("PAYMENTS_GATEWAY", default="payments.gateway.simulated_gateway")
+SHIPPING_CARRIER = env("SHIPPING_CARRIER", default="shipping.carrier.simulated_carrier")
 PAYMENTS_FAULTS = env("PAYMENTS_FAULTS", default="")
 SHIPPING_FAULTS = env("SHIPPING_FAULTS", default="")
 INVENTORY_HOLD_SECONDS = env.int("INVENTORY_HOLD_SECONDS", default=900)

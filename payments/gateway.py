@@ -2,7 +2,8 @@
 
 The port is what any card provider offers: charge and refund under an idempotency key (the same
 key replays the first answer and moves no money again), look a charge up by its key, and list
-an order's charges and refunds (what the reconciler compares with our books).
+the charges and refunds of a batch of orders by the merchant's reference (`charges_for`: what
+the reconciler and the audit compare with our books).
 
 The simulated provider keeps its ledger through the "providers" database alias, so its records
 survive a rollback of the caller's transaction, as a real provider's would. Test tokens behave
@@ -17,13 +18,14 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.module_loading import import_string
 
 from common import sql
 from common.faults import SimulatedFaults, parse_rates
@@ -72,6 +74,9 @@ class OrderLedger:
     def net(self) -> Decimal:
         return self.charged - self.refunded
 
+    def refunded_of(self, charge_id: str) -> Decimal:
+        return sum((r.amount for r in self.refunds if r.charge_id == charge_id), Decimal("0"))
+
 
 class GatewayError(Exception):
     """Transient: the provider did not do it (or cannot say); the same request may be retried."""
@@ -103,11 +108,21 @@ class PaymentGateway(Protocol):
 
     def look_up_refund(self, idempotency_key: str) -> Refund | None: ...
 
-    def ledger(self, order_id: str) -> OrderLedger: ...
+    def charges_for(self, order_ids: Collection[str]) -> dict[str, OrderLedger]:
+        """Every charge and refund made for these orders (the merchant's reference), in the
+        order the provider made them, duplicates included; an order with none has an empty
+        ledger. One list call per batch, the way a provider's search API is used."""
+        ...
 
 
 def default_gateway() -> PaymentGateway:
-    """The gateway the services use when none is given (settings are read on each call)."""
+    """The gateway the services and selectors use when none is given: the adapter that
+    `settings.PAYMENTS_GATEWAY` names (settings are read on each call)."""
+    return import_string(settings.PAYMENTS_GATEWAY)()
+
+
+def simulated_gateway() -> PaymentGateway:
+    """The simulated provider, with the random faults of `settings.PAYMENTS_FAULTS`."""
     return SimulatedGateway(parse_rates(settings.PAYMENTS_FAULTS, known=FAULT_NAMES,
                                         what="payment"))
 
@@ -213,15 +228,20 @@ class SimulatedGateway:
         entry = self._original(GatewayLedgerEntry.Kind.REFUND, idempotency_key)
         return None if entry is None else _refund_of(entry)
 
-    def ledger(self, order_id: str) -> OrderLedger:
-        entries = list(GatewayLedgerEntry.objects.using(PROVIDERS_DB)
-                       .filter(order_id=order_id).order_by("id"))
-        return OrderLedger(
-            charges=tuple(_charge_of(e) for e in entries
-                          if e.kind == GatewayLedgerEntry.Kind.CHARGE),
-            refunds=tuple(_refund_of(e) for e in entries
-                          if e.kind == GatewayLedgerEntry.Kind.REFUND),
-        )
+    def charges_for(self, order_ids: Collection[str]) -> dict[str, OrderLedger]:
+        # Slow at times, never failed at random: the reconciler and the audit read through it,
+        # and their figures must not depend on the chaos rates of the calls they check.
+        self._answer_slowly()
+        charges: dict[str, list[Charge]] = {order_id: [] for order_id in order_ids}
+        refunds: dict[str, list[Refund]] = {order_id: [] for order_id in order_ids}
+        for entry in (GatewayLedgerEntry.objects.using(PROVIDERS_DB)
+                      .filter(order_id__in=list(charges)).order_by("id")):
+            if entry.kind == GatewayLedgerEntry.Kind.CHARGE:
+                charges[entry.order_id].append(_charge_of(entry))
+            else:
+                refunds[entry.order_id].append(_refund_of(entry))
+        return {order_id: OrderLedger(tuple(charges[order_id]), tuple(refunds[order_id]))
+                for order_id in charges}
 
     # --- the provider's books ---------------------------------------------------------------
 

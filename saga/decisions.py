@@ -261,13 +261,13 @@ def _settlement(saga: OrderSaga, obs: Observation, reason: str,
     return PaymentSettlementRequested(
         order_id=saga.order_id, reason=reason, amount=Decimal(saga.total),
         # Sealed as the order holds it; "" lets the gateway use its default token.
-        token=(obs.order or {}).get("payment_token") or "",
+        token=obs.payment_token,
         stock_held=held, cancelled=cancelled)
 
 
 def _lines(obs: Observation) -> tuple[ReservedLine, ...]:
-    lines = (obs.order or {}).get("lines") or []
-    return tuple(ReservedLine(line["sku"], int(line["quantity"])) for line in lines)
+    lines = obs.order.lines if obs.order else ()
+    return tuple(ReservedLine(line.sku, line.quantity) for line in lines)
 
 
 def _in_flight_any(obs: Observation, now: datetime) -> bool:

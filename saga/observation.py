@@ -1,7 +1,7 @@
-"""What is actually true of a set of orders, read from the participants themselves: their
-aggregates' snapshots, the payment gateway's and the carrier's ledgers (as a real provider's
-would be asked, by the order's reference), the order's undelivered messages, and whether the
-read models agree with the events.
+"""What is actually true of a set of orders, read from the participants themselves through
+their selectors: their aggregates' state, the payment gateway's and the carrier's books (asked
+through their ports, by the order's reference, as a real provider's list API is), the order's
+undelivered messages, and whether the read models agree with the events.
 
 Everything is read in bulk: a fixed number of queries for any number of orders, so the
 reconciler's cost grows with the drift it handles, not with the queries per saga.
@@ -9,32 +9,26 @@ reconciler's cost grows with the drift it handles, not with the queries per saga
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
 from django.db import connection, transaction
-from django.utils.dateparse import parse_datetime
 
-from inventory.models import ReservationSnapshot
-from orders.models import OrderSnapshot, OrderView
-from orders.projections import fold_into_view
-from outbox.envelope import Envelope
+from inventory import selectors as inventory
+from inventory.selectors import Hold
+from orders import selectors as orders
+from orders.selectors import OrderState
 from outbox.models import Delivery, Event
-from payments.domain import charge_key
-from payments.models import GatewayLedgerEntry, PaymentSnapshot
+from payments import selectors as payments
+from payments.selectors import ChargeAtProvider, MoneyAtProvider, PaymentState
 from saga import desired
 from saga.models import OrderSaga
 from saga.projections import FACT_FIELDS
 from saga.rebuild import fold_events
-from shipping.models import CarrierLedgerEntry
-
-PROVIDERS_DB = "providers"
-ZERO = Decimal("0.00")
+from shipping import selectors as shipping
+from shipping.selectors import Booking
 
 # The inventory reservation's status as a facet of the saga.
 STOCK_OF_RESERVATION = {
@@ -42,23 +36,6 @@ STOCK_OF_RESERVATION = {
     "committed": desired.Stock.COMMITTED,
     "released": desired.Stock.RELEASED,
 }
-VIEW_FIELDS = ("customer_id", "status", "reason", "lines", "total", "shipping_address",
-               "created_at", "confirmed_at", "cancelled_at")
-
-
-@dataclass(frozen=True)
-class LedgerCharge:
-    charge_id: str
-    idempotency_key: str
-    amount: Decimal
-    refunded: Decimal
-
-
-@dataclass(frozen=True)
-class Booking:
-    idempotency_key: str
-    shipment_id: str
-    live: bool
 
 
 @dataclass(frozen=True)
@@ -79,12 +56,11 @@ class Pending:
 @dataclass
 class Observation:
     order_id: str
-    order: dict[str, Any] | None = None  # the Order aggregate's snapshot state
-    reservation: dict[str, Any] | None = None
-    payment: dict[str, Any] | None = None
-    charges: list[LedgerCharge] = field(default_factory=list)
-    refunded_total: Decimal = ZERO
-    bookings: list[Booking] = field(default_factory=list)
+    order: OrderState | None = None
+    reservation: Hold | None = None
+    payment: PaymentState | None = None
+    money: MoneyAtProvider | None = None  # the gateway's books, through its port
+    bookings: list[Booking] = field(default_factory=list)  # the carrier's, through its port
     deliveries: list[Pending] = field(default_factory=list)
     saga_drift: list[str] = field(default_factory=list)  # fields of the saga row wrong
     view_drift: list[str] = field(default_factory=list)  # fields of the order view wrong
@@ -93,34 +69,38 @@ class Observation:
 
     @property
     def order_status(self) -> str | None:
-        return (self.order or {}).get("status")
+        return self.order.status or None if self.order else None
 
     @property
     def reservation_status(self) -> str:
-        return (self.reservation or {}).get("status", "none")
+        return self.reservation.status if self.reservation else "none"
 
     @property
     def hold_expires_at(self) -> datetime | None:
-        value = (self.reservation or {}).get("expires_at")
-        return parse_datetime(value) if value else None
+        return self.reservation.expires_at if self.reservation else None
 
     @property
-    def own_charge(self) -> LedgerCharge | None:
+    def charges(self) -> tuple[ChargeAtProvider, ...]:
+        return self.money.charges if self.money else ()
+
+    @property
+    def own_charge(self) -> ChargeAtProvider | None:
         """The charge made under the order's idempotency key (the one the saga asked for)."""
-        key = charge_key(self.order_id)
-        return next((c for c in self.charges if c.idempotency_key == key), None)
+        return self.money.own_charge if self.money else None
 
     @property
-    def extra_charges(self) -> list[LedgerCharge]:
+    def extra_charges(self) -> list[ChargeAtProvider]:
         """Charges beyond the order's own (a provider's duplicate, or one never asked for),
         with money still held."""
-        own = self.own_charge
-        return [c for c in self.charges
-                if (own is None or c.charge_id != own.charge_id) and c.amount > c.refunded]
+        return self.money.extra_charges if self.money else []
 
     @property
     def payment_captured(self) -> bool:
-        return bool((self.payment or {}).get("captured"))
+        return bool(self.payment and self.payment.captured)
+
+    @property
+    def payment_token(self) -> str:
+        return self.order.payment_token if self.order else ""
 
     @property
     def live_bookings(self) -> list[Booking]:
@@ -129,7 +109,6 @@ class Observation:
     def seen(self, saga: OrderSaga) -> desired.Observed:
         """The saga's facets from the participants (the saga row fills what they cannot say:
         the total, and whether a step failed)."""
-        charged = sum((c.amount for c in self.charges), ZERO)
         live = len(self.live_bookings)
         shipment = (desired.Shipment.BOOKED if live else
                     desired.Shipment.CANCELLED if self.bookings else desired.Shipment.NONE)
@@ -137,8 +116,8 @@ class Observation:
             order_status=self.order_status or saga.order_status,
             total=saga.total,
             stock=STOCK_OF_RESERVATION.get(self.reservation_status, desired.Stock.NONE),
-            charged=charged,
-            refunded=self.refunded_total,
+            charged=self.money.charged if self.money else desired.ZERO,
+            refunded=self.money.refunded if self.money else desired.ZERO,
             shipment=shipment,
             live_shipments=live,
             step_failed=saga.step_failed,
@@ -146,21 +125,21 @@ class Observation:
 
 
 def observe(sagas: list[OrderSaga]) -> dict[str, Observation]:
-    """Observe every order of `sagas` (in a fixed number of queries)."""
+    """Observe every order of `sagas` (in a fixed number of queries and provider calls)."""
     ids = [s.order_id for s in sagas]
     seen = {order_id: Observation(order_id) for order_id in ids}
     if not ids:
         return seen
-    for model, attr in ((OrderSnapshot, "order"), (ReservationSnapshot, "reservation"),
-                        (PaymentSnapshot, "payment")):
-        for stream_id, state in model.objects.filter(stream_id__in=ids).values_list(
-                "stream_id", "state"):
-            setattr(seen[stream_id], attr, state)
-    _read_gateway(seen, ids)
-    for entry in CarrierLedgerEntry.objects.using(PROVIDERS_DB).filter(order_id__in=ids):
-        seen[entry.order_id].bookings.append(Booking(
-            entry.idempotency_key, entry.shipment_id,
-            entry.status == CarrierLedgerEntry.Status.BOOKED))
+    for order_id, order in orders.orders(ids).items():
+        seen[order_id].order = order
+    for order_id, hold in inventory.holds(ids).items():
+        seen[order_id].reservation = hold
+    for order_id, payment in payments.payments(ids).items():
+        seen[order_id].payment = payment
+    for order_id, money in payments.money_at_provider(ids).items():
+        seen[order_id].money = money
+    for order_id, bookings in shipping.bookings_at_carrier(ids).items():
+        seen[order_id].bookings = bookings
     for row in (Delivery.objects.filter(event__correlation_id__in=ids,
                                         status__in=[Delivery.Status.PENDING, Delivery.Status.DEAD])
                 .select_related("event").order_by("id")):
@@ -171,20 +150,6 @@ def observe(sagas: list[OrderSaga]) -> dict[str, Observation]:
                 row.last_error, row.event_id, row.event.event_type))
     _compare_read_models(seen, sagas)
     return seen
-
-
-def _read_gateway(seen: dict[str, Observation], ids: list[str]) -> None:
-    entries = list(GatewayLedgerEntry.objects.using(PROVIDERS_DB).filter(order_id__in=ids)
-                   .order_by("id"))
-    refunds: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for entry in entries:
-        if entry.kind == GatewayLedgerEntry.Kind.REFUND:
-            refunds[entry.refunded_charge_id] += entry.amount
-            seen[entry.order_id].refunded_total += entry.amount
-    for entry in entries:
-        if entry.kind == GatewayLedgerEntry.Kind.CHARGE:
-            seen[entry.order_id].charges.append(LedgerCharge(
-                entry.entry_id, entry.idempotency_key, entry.amount, refunds[entry.entry_id]))
 
 
 @contextmanager
@@ -203,29 +168,20 @@ def _one_snapshot() -> Iterator[None]:
 
 
 def _compare_read_models(seen: dict[str, Observation], sagas: list[OrderSaga]) -> None:
-    """Fold the orders' events once (one query) into what the saga rows and the order views
-    should hold, and note every field that differs. The rows compared are read again with
-    the events: the `sagas` given may have been read (claimed) before the latest event."""
+    """Fold the orders' events once (one query) into what the saga rows should hold, ask the
+    orders context which order views disagree with their events, and note every field that
+    differs. The rows compared are read again with the events, in one snapshot: the `sagas`
+    given may have been read (claimed) before the latest event."""
     ids = [saga.order_id for saga in sagas]
     with _one_snapshot():
         events = list(Event.objects.filter(correlation_id__in=list(seen)).order_by("id"))
         rows = OrderSaga.objects.in_bulk(ids)
-        views: dict[str, Any] = {}
-        for row in events:
-            if row.stream_type == "orders.Order":
-                views[row.stream_id] = fold_into_view(
-                    views.get(row.stream_id), Envelope.from_model(row).event, row.recorded_at)
-        stored = OrderView.objects.in_bulk(list(views))
+        view_drift = orders.view_drift(ids)
     rebuilt = fold_events(events)
     for order_id, saga in rows.items():
         fresh = rebuilt.get(order_id)
         if fresh is not None:
             seen[order_id].saga_drift = [
                 f for f in FACT_FIELDS if getattr(fresh, f) != getattr(saga, f)]
-    for order_id, view in views.items():
-        if view is None:
-            continue
-        row = stored.get(order_id)
-        seen[order_id].view_drift = (
-            ["missing"] if row is None
-            else [f for f in VIEW_FIELDS if getattr(row, f) != getattr(view, f)])
+    for order_id, fields in view_drift.items():
+        seen[order_id].view_drift = fields

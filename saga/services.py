@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from orders import selectors as orders
 from orders.events import OrderCancellationRequested
-from orders.models import OrderSnapshot
 from outbox import deadletters
 from outbox.models import Delivery
 from saga import corrections, rebuild, reconciler
@@ -58,8 +58,8 @@ def cancel_order(order_id: str, *, by: str, reason: str = "") -> ReconciliationA
     """Ask the orders context to cancel a pending order (the compensations follow)."""
     with transaction.atomic():
         saga = OrderSaga.objects.select_for_update().get(order_id=order_id)
-        snapshot = OrderSnapshot.objects.filter(stream_id=order_id).first()
-        status = (snapshot.state.get("status") if snapshot else None) or saga.order_status
+        order = orders.orders([order_id]).get(order_id)
+        status = (order.status if order else "") or saga.order_status
         if status != "pending":
             raise PastThePivot(f"order {order_id} is {status}: only a pending order can be "
                                "cancelled")

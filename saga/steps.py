@@ -13,19 +13,6 @@ from saga.desired import DesiredOutcome, Observed, Shipment, Stock, desired_outc
 
 DONE = "done"
 
-# The handler (stable delivery name) that performs each step, per docs/choreography.md.
-HANDLER_OF_STEP: dict[str, str] = {
-    "reserve_stock": "inventory.reserve_stock",
-    "charge_payment": "payments.charge_payment",
-    "book_shipment": "shipping.book_shipment",
-    "confirm_order": "orders.advance_order",
-    "commit_stock": "inventory.commit_stock",
-    "cancel_shipment": "shipping.cancel_shipment",
-    "refund_payment": "payments.refund_payment",
-    "release_stock": "inventory.release_stock",
-    "cancel_order": "orders.cancel_order",
-}
-
 # Steps before the pivot: a stalled one may still be compensated by cancelling the order.
 BEFORE_PIVOT = frozenset({"reserve_stock", "charge_payment", "book_shipment", "confirm_order"})
 

@@ -2,7 +2,8 @@
 
 The port is what a parcel carrier's API offers: book a shipment under an idempotency key (the
 same key returns the same booking, never a second one), cancel it, look it up by key, and list
-the bookings made for an order (what the reconciler and the audit compare with our records).
+the bookings made for a batch of orders (`bookings_for`: what the reconciler and the audit
+compare with our records).
 
 The simulated carrier keeps its ledger through the "providers" database alias, a connection of
 its own: like a real carrier's records, a booking survives a rollback of our transaction. It
@@ -17,12 +18,13 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from common import sql
 from common.faults import SimulatedFaults, parse_rates
@@ -69,11 +71,20 @@ class Carrier(Protocol):
 
     def look_up(self, idempotency_key: str) -> Booking | None: ...
 
-    def bookings(self, order_id: str) -> list[Booking]: ...
+    def bookings_for(self, order_ids: Collection[str]) -> dict[str, list[Booking]]:
+        """Every booking made for these orders (the merchant's reference), live or cancelled,
+        in the order they were made; an order with none has an empty list."""
+        ...
 
 
 def default_carrier() -> Carrier:
-    """The carrier the services use when none is given (settings are read on each call)."""
+    """The carrier the services and selectors use when none is given: the adapter that
+    `settings.SHIPPING_CARRIER` names (settings are read on each call)."""
+    return import_string(settings.SHIPPING_CARRIER)()
+
+
+def simulated_carrier() -> Carrier:
+    """The simulated carrier, with the random faults of `settings.SHIPPING_FAULTS`."""
     return SimulatedCarrier(parse_rates(settings.SHIPPING_FAULTS, known=FAULT_NAMES,
                                         what="shipping"))
 
@@ -131,9 +142,15 @@ class SimulatedCarrier:
                  .filter(idempotency_key=idempotency_key).first())
         return _booking_of(entry) if entry else None
 
-    def bookings(self, order_id: str) -> list[Booking]:
-        entries = CarrierLedgerEntry.objects.using(PROVIDERS_DB).filter(order_id=order_id)
-        return [_booking_of(entry) for entry in entries.order_by("id")]
+    def bookings_for(self, order_ids: Collection[str]) -> dict[str, list[Booking]]:
+        # Slow at times, never failed at random: the reconciler and the audit read through it,
+        # and their figures must not depend on the chaos rates of the calls they check.
+        self._answer_slowly()
+        found: dict[str, list[Booking]] = {order_id: [] for order_id in order_ids}
+        for entry in (CarrierLedgerEntry.objects.using(PROVIDERS_DB)
+                      .filter(order_id__in=list(found)).order_by("id")):
+            found[entry.order_id].append(_booking_of(entry))
+        return found
 
     # --- faults --------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from django.db import models
 
 from inventory import services as inventory
 from orders import services as orders
-from saga.audit_read_models import check_read_models
+from saga.audit.read_models import check_read_models
 from tests.saga_world import (
     ADDRESS,
     catalogue_fixture,  # noqa: F401

@@ -16,7 +16,7 @@ from inventory.models import Stock
 from orders.models import OrderView
 from outbox.models import Delivery
 from payments.models import GatewayLedgerEntry
-from saga.audit import run_audit
+from saga.audit.run import run_audit
 from saga.models import OrderSaga
 from shipping.models import CarrierLedgerEntry
 from tests.saga_world import (

@@ -17,7 +17,7 @@ from outbox.models import Delivery, Event
 from payments.domain import charge_key
 from payments.gateway import GatewayTimeout, default_gateway
 from payments.models import GatewayLedgerEntry
-from saga.audit import run_audit
+from saga.audit.run import run_audit
 from saga.models import OrderSaga, ReconciliationAction
 from shipping.models import CarrierLedgerEntry
 from tests.conftest import wait_for

@@ -34,7 +34,13 @@ from outbox import registry, relay
 from outbox.models import Event
 from payments.domain import charge_key
 from payments.models import GatewayCall, GatewayLedgerEntry
-from saga import audit, desired, steps
+from saga import desired, steps
+from saga.audit.deliveries import check_deliveries
+from saga.audit.money import check_money
+from saga.audit.run import run_audit
+from saga.audit.sagas import check_sagas
+from saga.audit.shipments import check_shipments
+from saga.audit.stock import check_stock
 from saga.models import OrderSaga, ReconciliationAction
 from saga.observation import observe
 from shipping.models import CarrierLedgerEntry
@@ -226,9 +232,8 @@ def assert_invariants(placed: Placed) -> None:
     # The project's own audit (1-5; 6 runs once after all examples), read for this placed.
     marks = [placed.id, *(f"{sku}:" for sku in placed.skus), *(f"#{e.id} (" for e in events)]
     now = timezone.now()
-    found = [v for check in (audit.check_deliveries(now), audit.check_stock(),
-                             audit.check_money(), audit.check_shipments(),
-                             audit.check_sagas(now, strict=True))
+    found = [v for check in (check_deliveries(now), check_stock(), check_money(),
+                             check_shipments(), check_sagas(now, strict=True))
              for v in check.violations if any(mark in v for mark in marks)]
     assert not found, found
 
@@ -270,5 +275,5 @@ def test_any_schedule_of_one_orders_deliveries_ends_terminal_converged_and_consi
 
     any_schedule()
     # Every order of the run at once: the whole audit, every read model against a rebuild.
-    failed = {c.name: c.violations[:3] for c in audit.run_audit(strict=True) if not c.ok}
+    failed = {c.name: c.violations[:3] for c in run_audit(strict=True) if not c.ok}
     assert not failed, failed

@@ -51,7 +51,7 @@ def of_type(order_id: str, cls: type) -> list:
 
 
 def ledger_net(order_id: str) -> Decimal:
-    return SimulatedGateway().ledger(order_id).net
+    return SimulatedGateway().charges_for([order_id])[order_id].net
 
 
 def charge_rows(order_id: str) -> int:

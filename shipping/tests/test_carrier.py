@@ -101,7 +101,7 @@ def test_the_bookings_of_an_order_are_listed(key):
     carrier = SimulatedCarrier()
     order_id = uuid.uuid4().hex
     booked = carrier.book(key, ADDRESS, order_id=order_id)
-    assert carrier.bookings(order_id) == [booked]
+    assert carrier.bookings_for([order_id]) == {order_id: [booked]}
 
 
 def test_a_slow_carrier_waits_at_most_slow_ms(key):

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from common.progress import Progress
-from saga.audit import run_audit
+from saga.audit.run import run_audit
 
 SHOWN = 10
 
