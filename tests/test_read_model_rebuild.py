@@ -18,10 +18,10 @@ from tests.saga_world import (
     ADDRESS,
     catalogue_fixture,  # noqa: F401
     customer_fixture,  # noqa: F401
-    drain,
     place,
     providers_closed,  # noqa: F401
 )
+from tests.support.delivery import drain
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "providers"])
 CONTEXTS = ["orders", "inventory", "shipping", "saga"]

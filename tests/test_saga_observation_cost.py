@@ -16,10 +16,10 @@ from shipping.domain import idempotency_key
 from tests.saga_world import (
     catalogue_fixture,  # noqa: F401
     customer_fixture,  # noqa: F401
-    drain,
     place,
     providers_closed,  # noqa: F401
 )
+from tests.support.delivery import drain
 
 pytestmark = pytest.mark.django_db(databases=["default", "providers"])
 
