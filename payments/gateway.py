@@ -231,7 +231,7 @@ class SimulatedGateway:
     def charges_for(self, order_ids: Collection[str]) -> dict[str, OrderLedger]:
         # Slow at times, never failed at random: the reconciler and the audit read through it,
         # and their figures must not depend on the chaos rates of the calls they check.
-        self._answer_slowly()
+        self.faults.answer_slowly()
         charges: dict[str, list[Charge]] = {order_id: [] for order_id in order_ids}
         refunds: dict[str, list[Refund]] = {order_id: [] for order_id in order_ids}
         for entry in (GatewayLedgerEntry.objects.using(PROVIDERS_DB)

@@ -145,7 +145,7 @@ class SimulatedCarrier:
     def bookings_for(self, order_ids: Collection[str]) -> dict[str, list[Booking]]:
         # Slow at times, never failed at random: the reconciler and the audit read through it,
         # and their figures must not depend on the chaos rates of the calls they check.
-        self._answer_slowly()
+        self.faults.answer_slowly()
         found: dict[str, list[Booking]] = {order_id: [] for order_id in order_ids}
         for entry in (CarrierLedgerEntry.objects.using(PROVIDERS_DB)
                       .filter(order_id__in=list(found)).order_by("id")):
