@@ -5,6 +5,8 @@ page puts each participant's desired and observed state side by side (the events
 participants' own), the order's timeline with causation, its deliveries and the reconciler's
 actions. Acting (reconcile now, replay dead deliveries, approve or reject a proposed correction,
 cancel before the pivot) takes a permission of its own and is logged with the operator's name.
+Needs-attention is never a dead end: an operator acknowledges a saga (with a note), retries its
+step, compensates, or proposes a correction for another operator to approve (saga.approvals).
 The convergence page draws sagas by state and the total gap over time.
 """
 
@@ -24,18 +26,24 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from saga import services
+from saga import approvals, services
 from saga.admin_pages import convergence_context, saga_page_context
-from saga.corrections import NotProposed
 from saga.models import OrderSaga, ReconciliationAction
+from saga.proposals import KINDS, ProposalSerializer
 
 PERMISSION = {
     "reconcile": "saga.reconcile_saga",
     "replay": "saga.replay_saga_deliveries",
     "cancel": "saga.cancel_saga_order",
+    "acknowledge": "saga.operate_saga",
+    "retry": "saga.operate_saga",
+    "propose": "saga.operate_saga",
     "approve": "saga.decide_correction",
     "reject": "saga.decide_correction",
 }
+# What an operator's act may meet; shown to them as the page's error message.
+REFUSALS = (services.Converged, services.PastThePivot, services.DoesNotApply,
+            approvals.NotProposed, approvals.SelfApproval, approvals.StaleProposal)
 
 
 class GapFilter(admin.SimpleListFilter):
@@ -129,7 +137,8 @@ class OrderSagaAdmin(admin.ModelAdmin):
             raise PermissionDenied
         saga = get_object_or_404(OrderSaga, order_id=object_id)
         context = {**(extra_context or {}), **saga_page_context(saga),
-                   "can": {name: request.user.has_perm(perm) for name, perm in PERMISSION.items()}}
+                   "can": {name: request.user.has_perm(perm) for name, perm in PERMISSION.items()},
+                   "correction_kinds": KINDS.values()}
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     @admin.action(description="Reconcile the selected sagas now", permissions=["reconcile"])
@@ -169,28 +178,50 @@ class OrderSagaAdmin(admin.ModelAdmin):
         return require_POST(self._act)(request, order_id, what)
 
     def _act(self, request: HttpRequest, order_id: str, what: str) -> HttpResponse:
-        if what not in ("reconcile", "replay", "cancel"):
+        if what not in ("reconcile", "replay", "cancel", "acknowledge", "retry", "propose"):
             return HttpResponse(status=404)
         if not request.user.has_perm(PERMISSION[what]):
             return HttpResponse("you may not do this", status=403)
         saga = get_object_or_404(OrderSaga, order_id=order_id)
-        by = request.user.get_username()
-        if what == "reconcile":
-            outcome = services.reconcile_now(order_id, by=by)
-            done = len(outcome.actions) if outcome else 0
-            note = f"reconciled now: {done} action(s)"
-        elif what == "replay":
-            note = f"replayed {services.replay_dead_deliveries(order_id, by=by)} dead deliveries"
-        else:
-            try:
-                services.cancel_order(order_id, by=by, reason=request.POST.get("reason", ""))
-            except services.PastThePivot as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-                return self._back(order_id)
-            note = "asked the orders context to cancel the order"
+        try:
+            note = self._carry_out(request, order_id, what)
+        except REFUSALS as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return self._back(order_id)
+        if note is None:
+            return self._back(order_id)  # the form's errors are shown already
         self.log_change(request, saga, note)
         self.message_user(request, f"{note}.", messages.SUCCESS)
         return self._back(order_id)
+
+    def _carry_out(self, request: HttpRequest, order_id: str, what: str) -> str | None:
+        by, text = request.user.get_username(), request.POST.get("note", "").strip()
+        if what == "reconcile":
+            outcome = services.reconcile_now(order_id, by=by)
+            return f"reconciled now: {len(outcome.actions) if outcome else 0} action(s)"
+        if what == "replay":
+            return f"replayed {services.replay_dead_deliveries(order_id, by=by)} dead deliveries"
+        if what == "cancel":
+            services.compensate(order_id, by=by, note=request.POST.get("reason", "") or text)
+            return "asked the orders context to cancel the order"
+        if what == "acknowledge":
+            if not text:
+                self.message_user(request, "Acknowledging takes a note.", messages.ERROR)
+                return None
+            services.acknowledge(order_id, by=by, note=text[:1000])
+            return f"acknowledged: {text[:1000]}"
+        if what == "retry":
+            done = services.retry_step(order_id, by=by, note=text[:1000])
+            return f"retried the step: {len(done)} action(s)"
+        proposal = ProposalSerializer(data={
+            "kind": request.POST.get("kind", ""), "note": text,
+            "params": {k: v for k in ("charge_id", "amount")
+                       if (v := request.POST.get(k, "").strip())}})
+        if not proposal.is_valid():
+            self.message_user(request, f"Not proposed: {proposal.errors}", messages.ERROR)
+            return None
+        action = services.propose_correction(order_id, by=by, **proposal.validated_data)
+        return f"proposed correction #{action.id} ({action.kind})"
 
     def decide_view(self, request: HttpRequest, order_id: str, action_id: int,
                     what: str) -> HttpResponse:
@@ -205,8 +236,9 @@ class OrderSagaAdmin(admin.ModelAdmin):
         action = get_object_or_404(ReconciliationAction, id=action_id, saga_id=order_id)
         decide = services.approve_correction if what == "approve" else services.reject_correction
         try:
-            decide(action.id, by=request.user.get_username())
-        except NotProposed as exc:
+            decide(action.id, by=request.user.get_username(),
+                   note=request.POST.get("note", "").strip()[:1000])
+        except REFUSALS as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return self._back(order_id)
         done = {"approve": "approved", "reject": "rejected"}[what]

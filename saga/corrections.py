@@ -3,8 +3,9 @@
 A command is an event of the target context's contract (e.g. `payments.PaymentSettlementRequested`)
 appended to the saga's own stream `saga.Corrections/<order id>`, correlated with the order and
 caused by the event that showed the drift; the context's handler gets it as a delivery like any
-other. A money-moving correction the saga did not plan waits as a *proposed* action when
-`RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS` is on, until an operator approves or rejects it.
+other. A correction that takes money from a customer always waits as a *proposed* action, and
+a refund the saga did not plan does when `RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS` is on, until
+an operator approves or rejects it (saga.approvals).
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ class Correction:
     command: DomainEvent | None = None  # appended through the outbox
     effect: Callable[[], object] | None = field(default=None, compare=False)  # done here
     unplanned_money: bool = False  # a refund the saga did not plan (may need approval)
+    takes_money: bool = False  # charges the customer: always needs approval
 
 
 def needs_approval(correction: Correction) -> bool:
-    return correction.unplanned_money and settings.RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS
+    return correction.takes_money or (
+        correction.unplanned_money and settings.RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS)
 
 
 def send_command(saga: OrderSaga, command: DomainEvent, *, actor: str,
@@ -65,7 +68,8 @@ def apply_correction(saga: OrderSaga, correction: Correction, *, actor: str = RE
         saga=saga, kind=correction.kind, reason=correction.reason,
         evidence=correction.evidence, causing_event_ids=list(correction.causes),
         actor=actor, subject=correction.subject,
-        command=_stored(correction.command) if correction.command is not None else None,
+        command=stored(correction.command) if correction.command is not None else None,
+        moves_money=correction.takes_money or correction.unplanned_money,
     )
     if dry_run:
         action.status = ReconciliationAction.Status.PROPOSED
@@ -104,49 +108,9 @@ def already_proposed(saga: OrderSaga, correction: Correction) -> bool:
     ).exists()
 
 
-class NotProposed(Exception):
-    """Only a proposed action can be approved or rejected."""
-
-
-def approve(action_id: int, *, by: str) -> ReconciliationAction:
-    """Carry out a proposed correction, as `by` (an operator's username)."""
-    with transaction.atomic():
-        action = ReconciliationAction.objects.select_for_update().get(id=action_id)
-        if action.status != ReconciliationAction.Status.PROPOSED:
-            raise NotProposed(f"action {action_id} is {action.status}, not proposed")
-        saga = OrderSaga.objects.select_for_update().get(order_id=action.saga_id)
-        if action.command:
-            action.command_event_id = send_command(
-                saga, _loaded(action.command), actor=f"operator:{by}",
-                causation=action.causing_event_ids[-1] if action.causing_event_ids else None)
-        action.status = ReconciliationAction.Status.APPLIED
-        action.decided_by, action.decided_at = by, timezone.now()
-        action.save()
-        # Look at the saga again soon: the correction should now close its gap.
-        OrderSaga.objects.filter(order_id=saga.order_id).exclude(
-            state=OrderSaga.State.CONVERGED).update(next_check_at=timezone.now(), checks=0)
-    return action
-
-
-def reject(action_id: int, *, by: str) -> ReconciliationAction:
-    """Refuse a proposed correction; its saga then needs a person's attention."""
-    with transaction.atomic():
-        action = ReconciliationAction.objects.select_for_update().get(id=action_id)
-        if action.status != ReconciliationAction.Status.PROPOSED:
-            raise NotProposed(f"action {action_id} is {action.status}, not proposed")
-        action.status = ReconciliationAction.Status.REJECTED
-        action.decided_by, action.decided_at = by, timezone.now()
-        action.save()
-        OrderSaga.objects.filter(order_id=action.saga_id).exclude(
-            state=OrderSaga.State.CONVERGED).update(
-            state=OrderSaga.State.NEEDS_ATTENTION,
-            attention_reason=f"{by} rejected the proposed correction: {action.reason}")
-    return action
-
-
-def _stored(command: DomainEvent) -> dict[str, Any]:
+def stored(command: DomainEvent) -> dict[str, Any]:
     return {"type": command.event_type, "payload": to_payload(command)}
 
 
-def _loaded(stored: dict[str, Any]) -> DomainEvent:
+def loaded(stored: dict[str, Any]) -> DomainEvent:
     return from_payload(event_class(stored["type"]), stored["payload"])

@@ -74,12 +74,13 @@ class _Decision:
 
     def correct(self, kind: str, reason: str, *, subject: str = "",
                 command: DomainEvent | None = None, effect: Callable[[], object] | None = None,
-                unplanned_money: bool = False) -> None:
+                unplanned_money: bool = False, takes_money: bool = False) -> None:
         if command is not None and self.awaiting(command.event_type):
             return  # the same command is on its way: its answer will show
         self.verdict.corrections.append(Correction(
             kind=kind, reason=reason, evidence=self.proof, causes=self.causes, subject=subject,
-            command=command, effect=effect, unplanned_money=unplanned_money))
+            command=command, effect=effect, unplanned_money=unplanned_money,
+            takes_money=takes_money))
 
     def busy(self, *handlers: str) -> bool:
         return any(_in_flight(self.obs, handler, self.now) for handler in handlers)
@@ -223,7 +224,9 @@ class _Decision:
         elif step in ("charge_payment", "refund_payment"):
             self.correct("retry_payment", f"the {_words(step)} step stalled with nothing in "
                          "flight; the payment is asked to settle what is due", subject=step,
-                         command=_settlement(saga, obs, self.reason, self.cancelled))
+                         command=_settlement(saga, obs, self.reason, self.cancelled),
+                         # charging a customer always waits for a person's approval
+                         takes_money=not self.cancelled)
         elif step == "release_stock":
             self.correct("release_hold", "the release step stalled with nothing in flight; "
                          "the hold is released", subject="hold",

@@ -75,6 +75,7 @@ class OrderSaga(models.Model):
             ("reconcile_saga", "Can reconcile a saga now"),
             ("replay_saga_deliveries", "Can replay a saga's dead deliveries"),
             ("cancel_saga_order", "Can cancel an order before the pivot"),
+            ("operate_saga", "Can acknowledge a saga, retry its step or propose a correction"),
         ]
 
     def __str__(self) -> str:
@@ -97,6 +98,7 @@ class ReconciliationAction(models.Model):
         PROPOSED = "proposed"
         APPLIED = "applied"
         REJECTED = "rejected"
+        STALE = "stale"  # refused at approval: the saga no longer needs it as proposed
 
     saga = models.ForeignKey(OrderSaga, on_delete=models.CASCADE, related_name="actions")
     kind = models.CharField(max_length=40)
@@ -115,6 +117,9 @@ class ReconciliationAction(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     decided_by = models.CharField(max_length=150, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    # Moves money (a refund, or a charge): whoever proposed it may not approve it.
+    moves_money = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-id"]

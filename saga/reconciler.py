@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from saga import bookkeeping, desired
+from saga import alerts, bookkeeping, desired
 from saga.corrections import RECONCILER, already_proposed, apply_correction, needs_approval
 from saga.decisions import Verdict, decide
 from saga.models import OrderSaga, ReconciliationAction
@@ -144,7 +144,14 @@ def _reconcile(sagas: list[OrderSaga], now: datetime, *, dry_run: bool, actor: s
         with transaction.atomic():
             bookkeeping.write_many(quiet)
             ReconciliationAction.objects.bulk_create(flagged)
+        _alert(flagged, now)
     return report
+
+
+def _alert(flagged: list[ReconciliationAction], now: datetime) -> None:
+    for action in flagged:
+        alerts.needs_attention(action.saga.order_id, action.reason,
+                               started_at=action.saga.started_at, now=now)
 
 
 def _settle(claimed: OrderSaga, verdict: Verdict, now: datetime,
@@ -167,6 +174,7 @@ def _settle(claimed: OrderSaga, verdict: Verdict, now: datetime,
         bookkeeping.write_one(saga, fields)
         if attention is not None:
             attention.save()
+    _alert([attention] if attention is not None else [], now)
     return actions
 
 

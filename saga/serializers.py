@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from outbox.models import Event
 from saga import desired
-from saga.models import OrderSaga
+from saga.models import OrderSaga, ReconciliationAction
 
 
 def _money(value: Any) -> str:
@@ -91,3 +91,25 @@ class SagaFilterSerializer(serializers.Serializer):
     min_gap = serializers.IntegerField(min_value=0, max_value=100, required=False)
     older_than = serializers.IntegerField(min_value=0, max_value=10 * 365 * 86400,
                                           required=False, help_text="seconds since it started")
+
+
+class ActionSerializer(serializers.ModelSerializer):
+    """One ReconciliationAction: what was done or proposed about a saga, by whom, and why."""
+
+    class Meta:
+        model = ReconciliationAction
+        fields = ["id", "order_id", "kind", "subject", "status", "actor", "reason", "evidence",
+                  "moves_money", "command_event_id", "created_at", "decided_by", "decided_at",
+                  "decision_note"]
+
+    order_id = serializers.CharField(source="saga_id", read_only=True)
+
+
+class NoteSerializer(serializers.Serializer):
+    """An operator's note: required to acknowledge a saga."""
+
+    note = serializers.CharField(max_length=1000)
+
+
+class OptionalNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from outbox.models import Delivery, Event
 from payments.models import GatewayLedgerEntry
-from saga import reconciler
+from saga import reconciler, services
 from saga.models import ReconciliationAction
 from shipping.models import CarrierLedgerEntry
 from tests.saga_world import (
@@ -53,8 +53,9 @@ def test_a_stalled_step_is_retried_then_compensated_before_the_pivot(catalogue, 
         reconciler.run_pass(now=later(minute))
         # The retry was lost too: its command handled with no effect.
         Delivery.objects.filter(event__correlation_id=order_id).update(status="done")
-    assert [a.kind for a in ReconciliationAction.objects.order_by("id")] == [
-        "retry_payment", "retry_payment"]
+    # Charging waits for a person: proposed once, not again while it waits.
+    assert [(a.kind, a.status) for a in ReconciliationAction.objects.order_by("id")] == [
+        ("retry_payment", "proposed")]
 
     reconciler.run_pass(now=later(3))
     drain()
@@ -71,6 +72,10 @@ def test_a_stalled_step_is_retried_then_compensated_before_the_pivot(catalogue, 
 def test_a_retried_step_that_works_goes_forward(catalogue, customer):
     order_id = stalled_at_the_charge(customer)
     reconciler.run_pass(now=later(1))
+    drain()
+    assert GatewayLedgerEntry.objects.using("providers").filter(order_id=order_id).count() == 0
+    services.approve_correction(ReconciliationAction.objects.get(kind="retry_payment").id,
+                                by="olga")  # a charge always waits for a person
     drain()
     final = saga(order_id)
     assert (final.state, final.order_status) == ("converged", "confirmed")
@@ -118,5 +123,5 @@ def test_the_reconcile_command_dry_run_changes_nothing(catalogue, customer, caps
     assert not Event.objects.filter(stream_type="saga.Corrections").exists()
 
     call_command("reconcile", "--order", order_id)
-    assert "did retry_payment (applied)" in capsys.readouterr().out
+    assert "did retry_payment (proposed)" in capsys.readouterr().out
     assert ReconciliationAction.objects.get().kind == "retry_payment"
