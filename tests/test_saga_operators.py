@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from outbox.models import Delivery, Event
 from payments.gateway import simulated_gateway
 from payments.models import GatewayLedgerEntry
+from payments.selectors import money_at_provider
 from saga import reconciler
 from saga.models import ReconciliationAction
 from shipping.carrier import simulated_carrier
@@ -222,6 +223,19 @@ def test_a_proposal_that_does_not_apply_now_is_a_409(doubly_charged):
         response = olga.post(url(order_id, "corrections"), body, format="json")
         assert response.status_code == 409, response.content
         assert why in response.json()["detail"]
+
+
+def test_a_refund_never_takes_the_net_payment_below_what_the_order_wants(doubly_charged):
+    order_id, charge_id = doubly_charged
+    own = money_at_provider([order_id])[order_id].own_charge
+    simulated_gateway().refund("goodwill", own.charge_id, Decimal("10.00"))  # net 40.00
+    response = staff("olga", OPERATE).post(url(order_id, "corrections"),
+                                           refund_of(charge_id, "20.00"), format="json")
+    assert response.status_code == 409, response.content
+    assert "15.00 above what it should be" in response.json()["detail"]
+    ok = staff("victor", OPERATE).post(url(order_id, "corrections"),
+                                       refund_of(charge_id, "15.00"), format="json")
+    assert ok.status_code == 201, ok.content
 
 
 def test_a_refund_is_approved_by_another_operator_never_by_its_proposer(doubly_charged):
