@@ -217,6 +217,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
 }
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Celery's consumer, but a broker stop with a task in flight no longer kills the worker
+# (a kombu 5.7.0 bug: config/worker_consumer.py).
+CELERY_WORKER_CONSUMER = "config.worker_consumer:BrokerOutageConsumer"
 # Beat keeps its schedule in django-celery-beat's tables and writes CELERY_BEAT_SCHEDULE
 # (end of this file) into them each time it starts.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
