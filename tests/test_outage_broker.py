@@ -18,7 +18,10 @@ from rest_framework.test import APIClient
 
 from inventory import services as inventory
 from orders.models import OrderView
-from tests.conftest import wait_for
+from outbox.models import Delivery
+from tests.conftest import Proc, wait_for
+from tests.probe.pings import OUTBOX_TEST_APPS, effect_count, unsent_ping
+from tests.probe.workers import is_being_handled
 
 ADDRESS = {"name": "Ada", "line1": "1 Lane", "city": "London", "postal_code": "N1",
            "country": "GB"}
@@ -33,6 +36,13 @@ def _status(order_id: str) -> str | None:
     return OrderView.objects.filter(pk=order_id).values_list("status", flat=True).first()
 
 
+def _assert_outlived_the_outage(*procs: Proc) -> None:
+    for proc in procs:
+        log = proc.output()
+        assert proc.popen.poll() is None, f"{proc.name} exited:\n{log[-4000:]}"
+        assert "Unrecoverable error" not in log, f"{proc.name} crashed:\n{log[-4000:]}"
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.e2e
 def test_placements_and_reads_outlast_a_stopped_broker(own_redis, process_env, start_web,
@@ -41,8 +51,8 @@ def test_placements_and_reads_outlast_a_stopped_broker(own_redis, process_env, s
     inventory.receive_goods("SKU-1", 50)
     auth = {"Authorization": f"Token {_customer_token()}"}
     env = {**process_env, "REDIS_URL": own_redis.url(0)}
-    start_worker(REDIS_URL=own_redis.url(0))
-    start_beat(REDIS_URL=own_redis.url(0))
+    worker = start_worker(REDIS_URL=own_redis.url(0))
+    beat = start_beat(REDIS_URL=own_redis.url(0))
     web = start_web(env)
 
     def place() -> str:
@@ -70,6 +80,34 @@ def test_placements_and_reads_outlast_a_stopped_broker(own_redis, process_env, s
              interval=0.5, message="the orders placed while the broker was down to complete")
     assert web.request("GET", "/healthz").status == 200
     assert " 500" not in web.output()
+    _assert_outlived_the_outage(worker, beat)
+
+
+@pytest.mark.django_db(transaction=True, available_apps=OUTBOX_TEST_APPS)
+@pytest.mark.e2e
+def test_a_worker_busy_when_the_broker_stops_finishes_its_task_and_reconnects(
+        own_redis, settings, start_worker, start_beat):
+    """The crash path: a broker that stops while one task runs (acks_late: its message is
+    unacknowledged) and the worker's other process waits for the next message in BRPOP."""
+    settings.OUTBOX_SWEEP_GRACE_SECONDS = 0  # the sweep, on the test's own broker, sends them
+    worker = start_worker(concurrency=2, REDIS_URL=own_redis.url(0))
+    beat = start_beat(REDIS_URL=own_redis.url(0))
+    busy = unsent_ping("in-flight", sleep=3.0)
+    wait_for(lambda: is_being_handled(busy.id), message="the handler to be running")
+
+    own_redis.stop()
+    wait_for(lambda: "Connection to broker lost" in worker.output(),
+             message="the worker to notice the broker is gone")
+    own_redis.start()
+    wait_for(lambda: Delivery.objects.filter(id=busy.id, status="done").exists(), timeout=60,
+             message="the task in flight during the outage to finish")
+
+    after = unsent_ping("after-the-outage")
+    wait_for(lambda: effect_count("after-the-outage") == 1 or worker.popen.poll() is not None,
+             timeout=60, message="a delivery after the outage")
+    _assert_outlived_the_outage(worker, beat)
+    assert effect_count("in-flight") == 1
+    assert Delivery.objects.get(id=after.id).status == "done"
 
 
 CLOSED_PORT_CACHE = "redis://127.0.0.1:1/0"  # nothing listens on port 1: a refused connection

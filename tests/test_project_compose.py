@@ -94,7 +94,9 @@ def test_app_processes_start_after_a_successful_migration(compose, name):
 
 def test_the_health_checks_probe_what_matters(compose):
     services = compose["services"]
-    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    # Liveness, not readiness: a broker stop leaves web serving (DESIGN "Failure contract").
+    web_check = " ".join(services["web"]["healthcheck"]["test"])
+    assert "/livez" in web_check and "/healthz" not in web_check
     assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
     beat_check = " ".join(services["beat"]["healthcheck"]["test"])
     assert "--pidfile /tmp/celerybeat.pid" in command(services["beat"])
