@@ -129,21 +129,41 @@ def provide_saga_block(provider: SagaBlockProvider | None) -> None:
 
 
 class ObservedDesiredSerializer(serializers.Serializer):
-    observed = serializers.CharField()
+    observed = serializers.CharField(help_text="as the events say")
     desired = serializers.CharField()
+
+
+class StockFacetSerializer(ObservedDesiredSerializer):
+    at_participant = serializers.CharField(help_text="as inventory's own reservation says")
+
+
+class ShipmentFacetSerializer(ObservedDesiredSerializer):
+    at_provider = serializers.CharField(help_text="as the carrier's books say")
 
 
 class PaymentFacetSerializer(serializers.Serializer):
     charged = serializers.DecimalField(max_digits=14, decimal_places=2)
     refunded = serializers.DecimalField(max_digits=14, decimal_places=2)
-    net = serializers.DecimalField(max_digits=14, decimal_places=2)
+    net = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="as the events say")
     desired_net = serializers.DecimalField(max_digits=14, decimal_places=2)
+    net_at_provider = serializers.DecimalField(max_digits=14, decimal_places=2,
+                                               help_text="as the gateway's ledger says")
 
 
 class ParticipantsSerializer(serializers.Serializer):
-    stock = ObservedDesiredSerializer()
+    stock = StockFacetSerializer()
     payment = PaymentFacetSerializer()
-    shipment = ObservedDesiredSerializer()
+    shipment = ShipmentFacetSerializer()
+
+
+class DisagreementSerializer(serializers.Serializer):
+    """Why the gap is not zero: one participant, its two sides, and the reason."""
+
+    participant = serializers.CharField()
+    events_say = serializers.CharField()
+    records_say = serializers.CharField(
+        help_text="the participant's own records or the provider's ledger")
+    reason = serializers.CharField()
 
 
 class TimelineEntrySerializer(serializers.Serializer):
@@ -161,6 +181,8 @@ class SagaBlockSerializer(serializers.Serializer):
     current_step = serializers.CharField()
     attention_reason = serializers.CharField(allow_null=True)
     participants = ParticipantsSerializer()
+    disagreements = DisagreementSerializer(
+        many=True, help_text="never empty while gap > 0: the participants that explain it")
     timeline = TimelineEntrySerializer(many=True)
 
 

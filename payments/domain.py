@@ -53,6 +53,16 @@ def charge_key(order_id: str) -> str:
     return f"order-{order_id}-charge"
 
 
+def shortfall_key(order_id: str, command_id: int) -> str:
+    """The key of a charge an operator approved to make up a shortfall: one per approved
+    command, so a retried delivery of it never charges twice."""
+    return f"order-{order_id}-shortfall-{command_id}"
+
+
+def is_shortfall_key(order_id: str, key: str) -> bool:
+    return key.startswith(f"order-{order_id}-shortfall-")
+
+
 def refund_key(order_id: str, number: int) -> str:
     """Each refund has its own key; the number is the refund's rank in the payment's history,
     so a retry of the same refund reuses it and the next refund gets a new one."""

@@ -116,3 +116,15 @@ class ExtraChargeRefunded:
     refund_id: str
     amount: Decimal
     reason: str
+
+
+@event("payments.ShortfallChargeRequested", version=1)
+@dataclass(frozen=True)
+class ShortfallChargeRequested:
+    """Charge the customer what the provider's books are short of `desired_net` for a
+    confirmed order (money taken from a customer: only ever sent once a person approved it).
+    Re-checked at handling time against the provider's books: nothing short, nothing charged."""
+
+    order_id: str
+    desired_net: Decimal
+    reason: str

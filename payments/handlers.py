@@ -18,7 +18,11 @@ from outbox.envelope import Envelope
 from outbox.registry import handles
 from payments import services
 from payments.domain import PaymentRuleBroken
-from payments.events import ExtraChargeRefundRequested, PaymentSettlementRequested
+from payments.events import (
+    ExtraChargeRefundRequested,
+    PaymentSettlementRequested,
+    ShortfallChargeRequested,
+)
 from payments.gateway import GatewayRejected
 from shipping.events import ShipmentFailed
 
@@ -76,3 +80,11 @@ def refund_extra_charge(event: ExtraChargeRefundRequested, envelope: Envelope) -
     with _no_retry_for_rejections():
         services.refund_extra_charge(event.order_id, event.charge_id, event.amount,
                                      event.reason)
+
+
+@handles(ShortfallChargeRequested, name="payments.charge_shortfall")
+def charge_shortfall(event: ShortfallChargeRequested, envelope: Envelope) -> None:
+    """Charge what the provider's books are short of the desired net (an approved
+    correction), once per command; nothing when nothing is short any more."""
+    with _no_retry_for_rejections():
+        services.charge_shortfall(event.order_id, event.desired_net, envelope.id)

@@ -15,7 +15,7 @@ from itertools import groupby
 from outbox.envelope import Envelope
 from outbox.models import Event
 from outbox.read_model_check import ReadModelComparison
-from payments.domain import Payment, charge_key
+from payments.domain import Payment, charge_key, is_shortfall_key
 from payments.gateway import OrderLedger, PaymentGateway, default_gateway
 from payments.models import PaymentSnapshot
 
@@ -69,10 +69,11 @@ class MoneyAtProvider:
     @property
     def extra_charges(self) -> list[ChargeAtProvider]:
         """Charges beyond the order's own (a provider's duplicate, or one never asked for),
-        with money still held."""
+        with money still held. A shortfall charge a person approved is asked for."""
         own = self.own_charge
         return [c for c in self.charges
-                if (own is None or c.charge_id != own.charge_id) and c.held > 0]
+                if (own is None or c.charge_id != own.charge_id) and c.held > 0
+                and not is_shortfall_key(self.order_id, c.idempotency_key)]
 
 
 def payments(order_ids: Collection[str]) -> dict[str, PaymentState]:

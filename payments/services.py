@@ -24,7 +24,15 @@ from outbox.envelope import Envelope
 from outbox.models import Event
 from outbox.repository import AggregateRepository
 from outbox.store import ConcurrencyError
-from payments.domain import NO_CHARGE, ZERO, ChargeRequest, Payment, RefundRequest, charge_key
+from payments.domain import (
+    NO_CHARGE,
+    ZERO,
+    ChargeRequest,
+    Payment,
+    RefundRequest,
+    charge_key,
+    shortfall_key,
+)
 from payments.events import ExtraChargeRefunded
 from payments.gateway import GatewayTimeout, PaymentGateway, PaymentRefused, default_gateway
 from payments.models import PaymentSnapshot
@@ -219,3 +227,24 @@ def refund_extra_charge(order_id: str, charge_id: str, amount: Decimal, reason: 
         # the version guard lets one of them record it; the other retries and finds it done.
         store.append(EXTRA_CHARGE_STREAM, charge_id, 0, events, correlation_id=order_id)
     return events
+
+
+def charge_shortfall(order_id: str, desired_net: Decimal, command_id: int, *,
+                     gateway: PaymentGateway | None = None) -> Decimal:
+    """Charge what the provider's books are short of `desired_net` (an approved correction),
+    under a key of its own command; returns the amount charged. Re-checked here against the
+    provider: nothing short (the state moved on), nothing charged."""
+    gw = gateway or default_gateway()
+    ledger = gw.charges_for([order_id]).get(order_id)
+    short = desired_net - (ledger.net if ledger else ZERO)
+    payment = repository.get(order_id)
+    if short <= ZERO or payment is None:
+        log.info("shortfall charge for order %s refused: nothing is short", order_id)
+        return ZERO
+    key = shortfall_key(order_id, command_id)
+    try:
+        gw.charge(key, short, unseal(payment.token), order_id=order_id)
+    except GatewayTimeout:
+        if gw.look_up(key) is None:
+            raise
+    return short

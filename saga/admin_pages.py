@@ -8,28 +8,25 @@ from django.utils import timezone
 
 from orders.events import OrderStatus
 from outbox.models import Delivery, Event
-from saga import desired
 from saga.chart import convergence_svg
 from saga.convergence import figures
+from saga.disagreements import disagreements, side_by_side
 from saga.models import ConvergenceSample, OrderSaga
-from saga.observation import observe
+from saga.observation import Observation, observe
 from saga.serializers import source_of
 
 CHART_SAMPLES = 24 * 60  # a day of per-minute samples
 
 
-def participants_side_by_side(saga: OrderSaga) -> list[dict[str, Any]]:
-    """Every facet: desired, observed in the events, observed at the participants."""
-    from_events = {f.name: f for f in desired.facets(saga.observed())}
-    from_participants = {f.name: f for f in
-                         desired.facets(observe([saga])[saga.order_id].seen(saga))}
+def participants_side_by_side(saga: OrderSaga, obs: Observation) -> list[dict[str, Any]]:
+    """Every facet: desired, observed in the events, observed at the participants, and why
+    they disagree."""
+    reasons = {d.participant: d.reason for d in disagreements(saga, obs)}
     return [{
-        "name": name,
-        "desired": from_participants[name].desired,
-        "events": from_events[name].observed,
-        "participants": from_participants[name].observed,
-        "agrees": from_events[name].agrees and from_participants[name].agrees,
-    } for name in from_events]
+        "name": facet.name, "desired": facet.desired, "events": facet.events,
+        "participants": facet.records, "agrees": facet.agrees,
+        "reason": reasons.get(facet.name, ""),
+    } for facet in side_by_side(saga, obs)]
 
 
 def timeline_with_causation(order_id: str) -> list[dict[str, Any]]:
@@ -55,9 +52,11 @@ def deliveries_of(order_id: str) -> list[dict[str, Any]]:
 
 def saga_page_context(saga: OrderSaga) -> dict[str, Any]:
     deliveries = deliveries_of(saga.order_id)
+    obs = observe([saga])[saga.order_id]
     return {
         "saga": saga,
-        "participants": participants_side_by_side(saga),
+        "participants": participants_side_by_side(saga, obs),
+        "disagreements": disagreements(saga, obs),
         "timeline": timeline_with_causation(saga.order_id),
         "deliveries": deliveries,
         "dead_count": sum(d["status"] == Delivery.Status.DEAD for d in deliveries),

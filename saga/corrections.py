@@ -5,7 +5,8 @@ appended to the saga's own stream `saga.Corrections/<order id>`, correlated with
 caused by the event that showed the drift; the context's handler gets it as a delivery like any
 other. A correction that takes money from a customer always waits as a *proposed* action, and
 a refund the saga did not plan does when `RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS` is on, until
-an operator approves or rejects it (saga.approvals).
+an operator approves or rejects it (saga.approvals); so does one only a person may decide (stock
+put back under a confirmed order).
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ class Correction:
     effect: Callable[[], object] | None = field(default=None, compare=False)  # done here
     unplanned_money: bool = False  # a refund the saga did not plan (may need approval)
     takes_money: bool = False  # charges the customer: always needs approval
+    waits_for_person: bool = False  # only a person may decide: always proposed
 
 
 def needs_approval(correction: Correction) -> bool:
-    return correction.takes_money or (
+    return correction.takes_money or correction.waits_for_person or (
         correction.unplanned_money and settings.RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS)
 
 

@@ -2,7 +2,8 @@
 
 In order: put wrong read models right (the rest reads them); correct the money (refund a charge
 nobody asked for, record a charge whose answer was lost); undo what a cancelled order still
-holds (hold, booking, capture); re-request a hold missing on an order going forward; then, for
+holds (hold, booking, capture); re-request a hold missing on an order going forward; correct a
+confirmed order forward (saga.forward); then, for
 a stalled step, retry it (re-send lost messages, replay dead ones, re-request the step) or,
 past its retries, compensate (cancel before the pivot) or ask a person. Every decision carries
 its reason in plain words and the evidence (observed vs desired).
@@ -25,6 +26,7 @@ from outbox.models import Delivery
 from payments.events import ExtraChargeRefundRequested, PaymentSettlementRequested
 from saga import desired, steps
 from saga.corrections import Correction, send_again
+from saga.forward import correct_forward
 from saga.models import OrderSaga
 from saga.observation import Observation, Pending
 from saga.rebuild import rebuild_saga
@@ -74,13 +76,14 @@ class _Decision:
 
     def correct(self, kind: str, reason: str, *, subject: str = "",
                 command: DomainEvent | None = None, effect: Callable[[], object] | None = None,
-                unplanned_money: bool = False, takes_money: bool = False) -> None:
+                unplanned_money: bool = False, takes_money: bool = False,
+                waits_for_person: bool = False) -> None:
         if command is not None and self.awaiting(command.event_type):
             return  # the same command is on its way: its answer will show
         self.verdict.corrections.append(Correction(
             kind=kind, reason=reason, evidence=self.proof, causes=self.causes, subject=subject,
             command=command, effect=effect, unplanned_money=unplanned_money,
-            takes_money=takes_money))
+            takes_money=takes_money, waits_for_person=waits_for_person))
 
     def busy(self, *handlers: str) -> bool:
         return any(_in_flight(self.obs, handler, self.now) for handler in handlers)
@@ -95,6 +98,7 @@ class _Decision:
         self.read_models()
         self.money()
         self.stock_and_shipment()
+        correct_forward(self.saga, self.obs, self.correct, self.awaiting)
         step = self.saga.current_step
         stalled = step not in ("", steps.DONE) and (
             force or (self.saga.step_deadline is not None and self.now >= self.saga.step_deadline))

@@ -28,7 +28,7 @@ from saga.models import OrderSaga
 from saga.projections import FACT_FIELDS
 from saga.rebuild import fold_events
 from shipping import selectors as shipping
-from shipping.selectors import Booking
+from shipping.selectors import Booking, ShipmentRecord
 
 # The inventory reservation's status as a facet of the saga.
 STOCK_OF_RESERVATION = {
@@ -61,6 +61,7 @@ class Observation:
     payment: PaymentState | None = None
     money: MoneyAtProvider | None = None  # the gateway's books, through its port
     bookings: list[Booking] = field(default_factory=list)  # the carrier's, through its port
+    shipment: ShipmentRecord | None = None  # shipping's own record: which booking is ours
     deliveries: list[Pending] = field(default_factory=list)
     saga_drift: list[str] = field(default_factory=list)  # fields of the saga row wrong
     view_drift: list[str] = field(default_factory=list)  # fields of the order view wrong
@@ -140,6 +141,8 @@ def observe(sagas: list[OrderSaga]) -> dict[str, Observation]:
         seen[order_id].money = money
     for order_id, bookings in shipping.bookings_at_carrier(ids).items():
         seen[order_id].bookings = bookings
+    for order_id, record in shipping.shipments(ids).items():
+        seen[order_id].shipment = record
     for row in (Delivery.objects.filter(event__correlation_id__in=ids,
                                         status__in=[Delivery.Status.PENDING, Delivery.Status.DEAD])
                 .select_related("event").order_by("id")):

@@ -39,14 +39,17 @@ from payments.events import (
     PaymentDeclined,
     PaymentRefunded,
     PaymentSettlementRequested,
+    ShortfallChargeRequested,
 )
 from saga import desired, steps
 from saga.models import OrderSaga
 from shipping.events import (
+    ExtraBookingCancellationRequested,
     ShipmentBooked,
     ShipmentCancellationRequested,
     ShipmentCancelled,
     ShipmentFailed,
+    ShipmentRebookingRequested,
 )
 
 READ_MODELS = (OrderSaga,)
@@ -60,7 +63,8 @@ FACT_EVENTS = (
 COMMAND_EVENTS = (
     OrderCancellationRequested, OrderViewRepairRequested, StockReleaseRequested,
     StockReservationRequested, PaymentSettlementRequested, ExtraChargeRefundRequested,
-    ShipmentCancellationRequested,
+    ExtraBookingCancellationRequested, ShipmentCancellationRequested,
+    ShipmentRebookingRequested, ShortfallChargeRequested,
 )
 
 # What the projection owns; the rest of the row is the reconciler's bookkeeping.

@@ -10,17 +10,22 @@ from rest_framework import serializers
 
 from outbox.models import Event
 from saga import desired
+from saga.disagreements import as_json, disagreements, side_by_side
 from saga.models import OrderSaga, ReconciliationAction
+from saga.observation import Observation, observe
 
 
 def _money(value: Any) -> str:
     return f"{value:.2f}"
 
 
-def participants(saga: OrderSaga) -> dict[str, Any]:
+def participants(saga: OrderSaga, obs: Observation | None = None) -> dict[str, Any]:
+    """Each participant as the events say (`observed`, `charged`...), and, given what the
+    participants themselves say (`obs`), as their own records and the providers' ledgers say
+    (`at_participant`, `net_at_provider`, `at_provider`)."""
     by_name = {f.name: f for f in desired.facets(saga.observed())}
     outcome = desired.DesiredOutcome(saga.desired_outcome)
-    return {
+    block: dict[str, Any] = {
         "stock": {"observed": by_name["stock"].observed, "desired": by_name["stock"].desired},
         "payment": {
             "charged": _money(saga.charged),
@@ -31,6 +36,13 @@ def participants(saga: OrderSaga) -> dict[str, Any]:
         "shipment": {"observed": by_name["shipment"].observed,
                      "desired": by_name["shipment"].desired},
     }
+    if obs is not None:
+        records = {f.name: f.records for f in side_by_side(saga, obs)}
+        block["stock"]["at_participant"] = records["stock"]
+        block["payment"]["net_at_provider"] = _money(obs.money.net if obs.money
+                                                     else desired.ZERO)
+        block["shipment"]["at_provider"] = records["shipment"]
+    return block
 
 
 def source_of(stream_type: str) -> str:
@@ -51,13 +63,15 @@ def saga_block(order_id: str, saga: OrderSaga | None = None) -> dict[str, Any] |
     saga = saga or OrderSaga.objects.filter(order_id=order_id).first()
     if saga is None:
         return None
+    obs = observe([saga])[saga.order_id]
     return {
         "state": saga.state,
         "desired_outcome": saga.desired_outcome,
         "gap": saga.gap,
         "current_step": saga.current_step,
         "attention_reason": saga.attention_reason or None,
-        "participants": participants(saga),
+        "participants": participants(saga, obs),
+        "disagreements": as_json(disagreements(saga, obs)),
         "timeline": timeline(order_id),
     }
 

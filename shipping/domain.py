@@ -21,6 +21,7 @@ from shipping.events import (
     ShipmentBooked,
     ShipmentCancelled,
     ShipmentFailed,
+    ShipmentRebooked,
 )
 
 REFUSED_ADDRESS = "carrier refused the address"
@@ -45,6 +46,11 @@ def idempotency_key(order_id: str) -> str:
     return f"shipment:{order_id}"
 
 
+def rebooking_key(order_id: str, rebookings: int) -> str:
+    """The key of the order's n-th re-booking: a new booking, yet still once per attempt."""
+    return f"shipment:{order_id}:rebooking:{rebookings}"
+
+
 class ShipmentStatus(StrEnum):
     NONE = "none"  # not booked yet (the address or the payment may be known)
     BOOKED = "booked"
@@ -63,10 +69,14 @@ class Shipment(Aggregate):
         self.shipment_id = ""
         self.tracking_code = ""
         self.reason = ""
+        self.booking_key = ""  # set by a re-booking; the first booking uses the order's key
+        self.rebookings = 0
 
     @property
     def idempotency_key(self) -> str:
-        return idempotency_key(self.id)
+        """The key of the booking the shipment holds (the order's own, or its latest
+        re-booking's)."""
+        return self.booking_key or idempotency_key(self.id)
 
     @property
     def due_for_booking(self) -> bool:
@@ -99,6 +109,22 @@ class Shipment(Aggregate):
         return [ShipmentBooked(order_id=self.id, shipment_id=shipment_id,
                                tracking_code=tracking_code)]
 
+    def rebook(self, carrier: BookWithCarrier, *, live_at_carrier: bool) -> list[DomainEvent]:
+        """The carrier cancelled the booking of a shipment still wanted → book again under a
+        new key → ShipmentRebooked. Nothing when the shipment is not booked (cancelled,
+        refused: the order moved on) or the carrier holds a live booking for it again."""
+        address = self.address
+        if self.status != ShipmentStatus.BOOKED or live_at_carrier or address is None:
+            return []
+        key = rebooking_key(self.id, self.rebookings + 1)
+        try:
+            shipment_id, tracking_code = carrier(key, address)
+        except BookingRefused as refusal:
+            return [ShipmentFailed(order_id=self.id, reason=refusal.reason)]
+        return [ShipmentRebooked(order_id=self.id, shipment_id=shipment_id,
+                                 tracking_code=tracking_code, idempotency_key=key,
+                                 replaced_shipment_id=self.shipment_id)]
+
     def cancel(self, reason: str, *, found_at_carrier: str | None = None) -> list[DomainEvent]:
         """The order is cancelled: a live booking → ShipmentCancelled; nothing booked → noted,
         so nothing ever is. `found_at_carrier`: the id of a booking the carrier has under our
@@ -122,6 +148,11 @@ class Shipment(Aggregate):
             case ShipmentBooked(shipment_id=shipment_id, tracking_code=tracking_code):
                 self.status = ShipmentStatus.BOOKED
                 self.shipment_id, self.tracking_code = shipment_id, tracking_code
+            case ShipmentRebooked(shipment_id=shipment_id, tracking_code=tracking_code,
+                                  idempotency_key=key):
+                self.shipment_id, self.tracking_code = shipment_id, tracking_code
+                self.booking_key = key
+                self.rebookings += 1
             case ShipmentFailed(reason=reason):
                 self.status, self.reason = ShipmentStatus.FAILED, reason
             case ShipmentCancelled(shipment_id=shipment_id, reason=reason):
@@ -138,6 +169,8 @@ class Shipment(Aggregate):
             "shipment_id": self.shipment_id,
             "tracking_code": self.tracking_code,
             "reason": self.reason,
+            "booking_key": self.booking_key,
+            "rebookings": self.rebookings,
         }
 
     @classmethod
@@ -150,4 +183,7 @@ class Shipment(Aggregate):
         shipment.shipment_id = state["shipment_id"]
         shipment.tracking_code = state["tracking_code"]
         shipment.reason = state["reason"]
+        # Snapshots written before re-bookings existed hold neither.
+        shipment.booking_key = state.get("booking_key", "")
+        shipment.rebookings = state.get("rebookings", 0)
         return shipment

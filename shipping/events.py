@@ -22,6 +22,31 @@ class ShipmentFailed:
     reason: str  # "carrier refused the address"
 
 
+@event("shipping.ShipmentRebooked", version=1, terminal=True)
+@dataclass(frozen=True)
+class ShipmentRebooked:
+    """The carrier cancelled the confirmed order's booking on its own; a new one was made under
+    a new idempotency key, and it is now the order's shipment."""
+
+    order_id: str
+    shipment_id: str
+    tracking_code: str
+    idempotency_key: str
+    replaced_shipment_id: str
+
+
+@event("shipping.ExtraBookingCancelled", version=1, terminal=True)
+@dataclass(frozen=True)
+class ExtraBookingCancelled:
+    """A second live booking the carrier held for the order (not the shipment's own) was
+    cancelled at the carrier; the shipment itself is unchanged."""
+
+    order_id: str
+    shipment_id: str
+    idempotency_key: str
+    reason: str
+
+
 @event("shipping.ShipmentCancelled", version=1, terminal=True)
 @dataclass(frozen=True)
 class ShipmentCancelled:
@@ -87,3 +112,26 @@ class ShipmentCancellationRequested:
     order_id: str
     reason: str
     idempotency_key: str
+
+
+@event("shipping.ShipmentRebookingRequested", version=1)
+@dataclass(frozen=True)
+class ShipmentRebookingRequested:
+    """Book a confirmed order again: the carrier holds no live booking for it although the
+    shipment says booked (the carrier cancelled it). Refused at handling time when the order's
+    shipment is no longer booked, or the carrier holds a live booking for it again."""
+
+    order_id: str
+    reason: str
+
+
+@event("shipping.ExtraBookingCancellationRequested", version=1)
+@dataclass(frozen=True)
+class ExtraBookingCancellationRequested:
+    """Cancel the booking the carrier holds under `idempotency_key` for the order, one beyond
+    its shipment's own. Refused at handling time when the key is the shipment's own booking,
+    or the carrier no longer holds more than one live booking for the order."""
+
+    order_id: str
+    idempotency_key: str
+    reason: str

@@ -12,7 +12,12 @@ from outbox.registry import handles
 from payments.events import PaymentCaptured
 from shipping import services
 from shipping.carrier import default_carrier
-from shipping.events import Address, ShipmentCancellationRequested
+from shipping.events import (
+    Address,
+    ExtraBookingCancellationRequested,
+    ShipmentCancellationRequested,
+    ShipmentRebookingRequested,
+)
 
 
 def address_of(placed: ShippingAddress) -> Address:
@@ -48,3 +53,17 @@ def cancel_on_request(event: ShipmentCancellationRequested, envelope: Envelope) 
     already said cancelled (the carrier's ledger is what ships)."""
     services.cancel_shipment(event.order_id, event.reason)
     default_carrier().cancel(event.idempotency_key)
+
+
+@handles(ShipmentRebookingRequested, name="shipping.rebook_on_request")
+def rebook_on_request(event: ShipmentRebookingRequested, envelope: Envelope) -> None:
+    """Book a confirmed order's shipment again under a new key → ShipmentRebooked; nothing
+    when the shipment moved on or the carrier holds a live booking for it again."""
+    services.rebook_shipment(event.order_id)
+
+
+@handles(ExtraBookingCancellationRequested, name="shipping.cancel_extra_booking")
+def cancel_extra_booking(event: ExtraBookingCancellationRequested, envelope: Envelope) -> None:
+    """Cancel one live booking beyond the shipment's own → ExtraBookingCancelled; never the
+    shipment's own booking, nor the order's last live one."""
+    services.cancel_extra_booking(event.order_id, event.idempotency_key, event.reason)

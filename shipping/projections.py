@@ -17,12 +17,14 @@ from outbox.models import Event
 from outbox.registry import projects
 from shipping import domain
 from shipping.events import (
+    ExtraBookingCancelled,
     OrderCancellationNoted,
     OrderPlacementNoted,
     PaymentCaptureNoted,
     ShipmentBooked,
     ShipmentCancelled,
     ShipmentFailed,
+    ShipmentRebooked,
 )
 from shipping.models import Shipment
 
@@ -30,7 +32,8 @@ from shipping.models import Shipment
 Progress = Callable[[int, int], None]
 READ_MODELS = (Shipment,)
 SHIPMENT_EVENTS = (OrderPlacementNoted, PaymentCaptureNoted, ShipmentBooked, ShipmentFailed,
-                   ShipmentCancelled, OrderCancellationNoted)
+                   ShipmentCancelled, OrderCancellationNoted, ShipmentRebooked,
+                   ExtraBookingCancelled)
 
 
 def changes(event: DomainEvent) -> dict[str, Any]:
@@ -42,6 +45,9 @@ def changes(event: DomainEvent) -> dict[str, Any]:
         case PaymentCaptureNoted(charge_id=charge_id):
             return {"charge_id": charge_id}
         case ShipmentBooked(shipment_id=shipment_id, tracking_code=tracking_code):
+            return {"status": str(domain.ShipmentStatus.BOOKED), "shipment_id": shipment_id,
+                    "tracking_code": tracking_code}
+        case ShipmentRebooked(shipment_id=shipment_id, tracking_code=tracking_code):
             return {"status": str(domain.ShipmentStatus.BOOKED), "shipment_id": shipment_id,
                     "tracking_code": tracking_code}
         case ShipmentFailed(reason=reason):

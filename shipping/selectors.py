@@ -8,13 +8,36 @@ adapter answers the reconciler and the audit.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from outbox.read_model_check import ReadModelComparison, compare_rows
+from shipping import domain
 from shipping.carrier import Booking, Carrier, default_carrier
-from shipping.models import Shipment
+from shipping.models import Shipment, ShipmentSnapshot
 from shipping.projections import read_models_from_events
 
-__all__ = ["Booking", "bookings_at_carrier", "read_model_drift"]
+__all__ = ["Booking", "ShipmentRecord", "bookings_at_carrier", "read_model_drift", "shipments"]
+
+
+@dataclass(frozen=True)
+class ShipmentRecord:
+    """An order's shipment as shipping's own books hold it: which carrier booking is its own."""
+
+    order_id: str
+    status: str  # "none", "booked", "failed", "cancelled"
+    shipment_id: str
+    idempotency_key: str  # of the booking the shipment holds (changes with a re-booking)
+
+
+def shipments(order_ids: Collection[str]) -> dict[str, ShipmentRecord]:
+    """The shipments of these orders that exist (one query)."""
+    found = {}
+    for row in ShipmentSnapshot.objects.filter(stream_id__in=list(order_ids)):
+        shipment = domain.Shipment.restore(row.stream_id, row.version, row.state)
+        found[row.stream_id] = ShipmentRecord(
+            order_id=row.stream_id, status=str(shipment.status),
+            shipment_id=shipment.shipment_id, idempotency_key=shipment.idempotency_key)
+    return found
 
 
 def bookings_at_carrier(order_ids: Collection[str], carrier: Carrier | None = None,

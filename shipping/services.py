@@ -11,7 +11,7 @@ from outbox.contracts import DomainEvent
 from outbox.repository import AggregateRepository
 from shipping import domain, projections
 from shipping.carrier import Carrier, CarrierRefused, CarrierTimeout, default_carrier
-from shipping.events import Address
+from shipping.events import Address, ExtraBookingCancelled
 from shipping.models import ShipmentSnapshot
 
 shipments = AggregateRepository(domain.Shipment, ShipmentSnapshot)
@@ -80,6 +80,38 @@ def cancel_shipment(
             if booking is not None and shipment.status == domain.ShipmentStatus.NONE:
                 found_at_carrier = booking.shipment_id
         return _save(shipment, shipment.cancel(reason, found_at_carrier=found_at_carrier))
+
+
+def rebook_shipment(order_id: str, *, carrier: Carrier | None = None) -> list[DomainEvent]:
+    """The carrier cancelled the booking of a shipment still booked in our books: book again
+    under a new key → ShipmentRebooked. Re-checked here, when it would act: a shipment no
+    longer booked, or one the carrier holds a live booking for again, changes nothing."""
+    carrier = carrier or default_carrier()
+    with transaction.atomic(savepoint=False):
+        shipment = shipments.get(order_id)
+        if shipment is None:
+            return []
+        live = any(b.live for b in carrier.bookings_for([order_id]).get(order_id, []))
+        return _save(shipment, shipment.rebook(_booking_through(carrier, order_id),
+                                               live_at_carrier=live))
+
+
+def cancel_extra_booking(order_id: str, key: str, reason: str, *,
+                         carrier: Carrier | None = None) -> list[DomainEvent]:
+    """Cancel a live booking the carrier holds for the order beyond the shipment's own →
+    ExtraBookingCancelled. Re-checked here: the shipment's own booking is never cancelled
+    this way, nor the last live booking of the order."""
+    carrier = carrier or default_carrier()
+    with transaction.atomic(savepoint=False):
+        shipment = shipments.get(order_id) or domain.Shipment(order_id)
+        live = [b for b in carrier.bookings_for([order_id]).get(order_id, []) if b.live]
+        extra = next((b for b in live if b.idempotency_key == key), None)
+        if key == shipment.idempotency_key or extra is None or len(live) < 2:
+            return []
+        carrier.cancel(key)
+        return _save(shipment, [ExtraBookingCancelled(
+            order_id=order_id, shipment_id=extra.shipment_id, idempotency_key=key,
+            reason=reason)])
 
 
 def rebuild_read_models(progress: projections.Progress | None = None) -> int:
