@@ -97,3 +97,27 @@ class StockReservationRequested:
 
     order_id: str
     lines: tuple[ReservedLine, ...]
+
+
+@event("inventory.StockRowRepairRequested", version=1)
+@dataclass(frozen=True)
+class StockRowRepairRequested:
+    """Rewrite one product's stock row from its events: the audit found it disagreeing with
+    them (invariant 2). Re-checked when handled: a row that agrees by then is left alone."""
+
+    sku: str
+    reason: str
+
+
+@event("inventory.StockRowRepaired", version=1, terminal=True)
+@dataclass(frozen=True)
+class StockRowRepaired:
+    """A product's stock row was rewritten from its events (on the product's stream, with
+    what the row said before: the evidence)."""
+
+    sku: str
+    on_hand_before: int
+    held_before: int
+    on_hand: int
+    held: int
+    reason: str

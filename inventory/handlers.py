@@ -7,7 +7,11 @@ state says so; a duplicate or a late event changes nothing.
 from __future__ import annotations
 
 from inventory import domain, services
-from inventory.events import StockReleaseRequested, StockReservationRequested
+from inventory.events import (
+    StockReleaseRequested,
+    StockReservationRequested,
+    StockRowRepairRequested,
+)
 from orders.events import OrderCancelled, OrderConfirmed, OrderPlaced
 from outbox.delivery import PermanentError
 from outbox.envelope import Envelope
@@ -58,3 +62,10 @@ def reserve_on_request(event: StockReservationRequested, envelope: Envelope) -> 
     """Hold the lines of an order going forward whose hold is missing; an expired hold is
     renewed, an existing one left alone."""
     services.reserve_stock(event.order_id, event.lines)
+
+
+@handles(StockRowRepairRequested, name="inventory.repair_stock_row")
+def repair_stock_row(event: StockRowRepairRequested, envelope: Envelope) -> None:
+    """Rewrite a stock row the audit found disagreeing with its events → StockRowRepaired;
+    a row that agrees by now is left alone."""
+    services.repair_stock_row(event.sku, event.reason, actor=envelope.actor)

@@ -134,6 +134,12 @@ def read_models_from_events() -> tuple[list[Product], list[Stock], list[Reservat
     return list(catalogue.values()), list(stocks.values()), list(bookings.values())
 
 
+def stock_row_from_events(sku: str) -> Stock | None:
+    """One product's stock row as the event store alone says it is (None: no such product)."""
+    _, stocks, _ = read_models_from_events()
+    return next((stock for stock in stocks if stock.sku_id == sku), None)
+
+
 def rebuild_read_models(progress: Progress | None = None) -> int:
     """Rewrite the catalogue, stock and reservation rows from the event store; returns how many
     rows were written. Writers of these tables wait meanwhile, so no move is lost between the

@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from inventory import domain, projections, stock
-from inventory.models import Product, ProductSnapshot, ReservationSnapshot
+from inventory.events import StockRowRepaired
+from inventory.models import Product, ProductSnapshot, ReservationSnapshot, Stock
 from outbox.contracts import DomainEvent
 from outbox.repository import AggregateRepository
 from outbox.store import ConcurrencyError
@@ -94,6 +95,29 @@ def commit_stock(order_id: str) -> list[DomainEvent]:
         for ev in events:
             stock.move_all(stock.moves_of(ev))  # the held units leave: with its event
         _save_reservation(reservation, events)
+    return events
+
+
+def repair_stock_row(sku: str, reason: str, *, actor: str | None = None) -> list[DomainEvent]:
+    """Rewrite one product's stock row from its events → StockRowRepaired (with the row's
+    figures before). Nothing when the row agrees with its events by now, or the events
+    themselves break `0 <= held <= on hand` (a rewrite would not make it right)."""
+    with transaction.atomic(savepoint=False):
+        # The row lock first: a writer that moved this row has committed its event by the
+        # time we hold it, and none moves it until we are done (the one absolute write).
+        row = Stock.objects.select_for_update().filter(sku_id=sku).first()
+        rebuilt = projections.stock_row_from_events(sku)
+        product = products.get(sku)
+        if row is None or rebuilt is None or product is None:
+            return []
+        if (row.on_hand, row.held) == (rebuilt.on_hand, rebuilt.held) or not (
+                0 <= rebuilt.held <= rebuilt.on_hand):
+            return []
+        events: list[DomainEvent] = [StockRowRepaired(
+            sku=sku, on_hand_before=row.on_hand, held_before=row.held,
+            on_hand=rebuilt.on_hand, held=rebuilt.held, reason=reason)]
+        products.save(product, events, actor=actor)
+        Stock.objects.filter(sku_id=sku).update(on_hand=rebuilt.on_hand, held=rebuilt.held)
     return events
 
 

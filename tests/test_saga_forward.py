@@ -10,9 +10,11 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.models import F
 from django.utils import timezone
 
 from inventory import services as inventory
+from inventory.models import Stock
 from outbox.models import Event
 from payments.domain import charge_key
 from payments.gateway import default_gateway
@@ -20,6 +22,7 @@ from saga import reconciler, services
 from saga.audit.run import run_audit
 from saga.models import ReconciliationAction
 from saga.serializers import saga_block
+from saga.stock_drift import correct_stock_drift
 from shipping import selectors as shipping
 from shipping.carrier import SimulatedCarrier
 from shipping.events import Address
@@ -195,7 +198,7 @@ def test_a_rebooking_no_longer_needed_when_it_runs_books_nothing(confirmed):
     SimulatedCarrier().cancel(first)
     reconciler.verify_converged()
     reconciler.run_pass(now=timezone.now() + timedelta(minutes=1))  # the command is sent...
-    (rebook,) = actions(order_id, "rebook_shipment")
+    assert [a.status for a in actions(order_id, "rebook_shipment")] == ["applied"]
     # ... and before shipping handles it, the carrier holds a live booking for the order again.
     SimulatedCarrier().book("restored-by-the-carrier", carrier_address(), order_id=order_id)
 
@@ -205,3 +208,47 @@ def test_a_rebooking_no_longer_needed_when_it_runs_books_nothing(confirmed):
     assert own_key(order_id) == first
     assert not Event.objects.filter(correlation_id=order_id,
                                     event_type="shipping.ShipmentRebooked").exists()
+
+
+def test_an_approved_shortfall_no_longer_short_charges_nothing(confirmed):
+    order_id = confirmed
+    gateway = default_gateway()
+    own = gateway.look_up(charge_key(order_id))
+    gateway.refund("provider-side-refund", own.charge_id, Decimal("5.00"))
+    passes(1)
+    (proposal,) = actions(order_id, "charge_shortfall")
+    # Meanwhile someone took the difference at the provider's dashboard, under the order's
+    # shortfall reference: by approval time nothing is short any more.
+    gateway.charge(f"order-{order_id}-shortfall-by-hand", Decimal("5.00"), "tok_ok",
+                   order_id=order_id)
+
+    services.approve_correction(proposal.id, by="olga")
+    drain()
+
+    assert ledger_net(order_id) == TOTAL, "charged once, by hand; the approval took nothing"
+
+
+def test_a_stock_row_that_drifted_from_its_events_is_rewritten_from_them(confirmed):
+    # The row is inventory's read model: drift is a row disagreeing with its events, which
+    # no service writes; planted here as a lost update would leave it.
+    Stock.objects.filter(sku_id="SKU-1").update(on_hand=F("on_hand") + 3)
+    assert not {c.number: c.ok for c in run_audit()}[2]
+
+    (correction,) = correct_stock_drift(actor="operator:olga")
+    assert correction.sent and "on hand 101" in correction.reason
+    assert correct_stock_drift(dry_run=True)[0].sent is False  # still drifting until handled
+    drain()
+
+    assert correct_stock_drift() == []
+    assert_audit_clean()
+    (repaired,) = Event.objects.filter(event_type="inventory.StockRowRepaired")
+    assert (repaired.payload["on_hand_before"], repaired.payload["on_hand"]) == (101, 98)
+    assert repaired.metadata["actor"] == "operator:olga"
+
+
+def test_stock_drift_the_events_cannot_mend_is_reported_not_sent(catalogue):
+    inventory.add_product("SKU-GHOST", "Ghost", Decimal("1.00"))
+    Event.objects.filter(stream_id="SKU-GHOST").delete()  # a row with no events behind it
+
+    (correction,) = correct_stock_drift()
+    assert not correction.sent and "no event of the product" in correction.reason
