@@ -94,19 +94,23 @@ def test_an_order_carries_its_saga_block(two_sagas, customer):
     assert block["state"] == "converged"
     assert block["desired_outcome"] == "fulfilled"
     assert (block["gap"], block["current_step"], block["attention_reason"]) == (0, "done", None)
+    # Each participant as the events say, beside its own records / the provider's ledger.
     assert block["participants"] == {
-        "stock": {"observed": "committed", "desired": "committed"},
+        "stock": {"observed": "committed", "desired": "committed",
+                  "at_participant": "committed"},
         "payment": {"charged": "25.00", "refunded": "0.00", "net": "25.00",
-                    "desired_net": "25.00"},
-        "shipment": {"observed": "booked", "desired": "booked"},
+                    "desired_net": "25.00", "net_at_provider": "25.00"},
+        "shipment": {"observed": "booked", "desired": "booked", "at_provider": "booked"},
     }
+    assert block["disagreements"] == []
     types = [entry["type"] for entry in block["timeline"]]
     assert types[0] == "orders.OrderPlaced" and "orders.OrderConfirmed" in types
     assert {entry["source"] for entry in block["timeline"]} >= {"orders", "inventory",
                                                                 "payments", "shipping"}
     cancelled = client_of(customer).get(f"/api/orders/{declined}/").json()["saga"]
     assert cancelled["desired_outcome"] == "cancelled"
-    assert cancelled["participants"]["stock"] == {"observed": "released", "desired": "released"}
+    assert cancelled["participants"]["stock"] == {"observed": "released", "desired": "released",
+                                                  "at_participant": "released"}
 
 
 FAMILIES = {"saga_metrics_age_seconds", "saga_sagas", "saga_gap_total",

@@ -19,6 +19,7 @@ from payments.gateway import GatewayTimeout, default_gateway
 from payments.models import GatewayLedgerEntry
 from saga.audit.run import run_audit
 from saga.models import OrderSaga, ReconciliationAction
+from shipping.carrier import SimulatedCarrier
 from shipping.models import CarrierLedgerEntry
 from tests.conftest import wait_for
 from tests.saga_world import (
@@ -228,3 +229,27 @@ def test_beat_and_the_worker_close_a_gap_with_nobody_calling_the_reconciler(
     wait_for(lambda: ledger_net(order_id) == Decimal("25.00") and converged(order_id)(),
              timeout=60, interval=0.5, message="beat's reconciler to refund the extra charge")
     assert actions(order_id, "refund_extra_charge")[0].actor == "reconciler"
+
+
+def test_beat_and_the_worker_book_again_a_shipment_the_carrier_cancelled(
+        catalogue, customer, fast_saga, start_worker, beat, broker):
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
+    for task in PeriodicTask.objects.filter(task__in=["saga.verify", "saga.reconcile"]):
+        task.interval = every_second
+        task.save()
+    start_worker(**fast_saga)
+    order_id = place(customer)
+    settled(order_id)
+    quiet()
+    assert saga(order_id).order_status == "confirmed"
+    SimulatedCarrier().cancel(f"shipment:{order_id}")  # the carrier's own decision
+
+    wait_for(lambda: live_bookings(order_id) == 1 and converged(order_id)()
+             and actions(order_id, "rebook_shipment"),
+             timeout=60, interval=0.5, message="beat's reconciler to book the shipment again")
+    (rebook,) = actions(order_id, "rebook_shipment")
+    assert rebook.status == "applied" and rebook.actor == "reconciler"
+    assert Event.objects.filter(correlation_id=order_id,
+                                event_type="shipping.ShipmentRebooked").count() == 1
+    quiet()
+    assert_audit_clean()
