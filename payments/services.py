@@ -247,4 +247,8 @@ def charge_shortfall(order_id: str, desired_net: Decimal, command_id: int, *,
     except GatewayTimeout:
         if gw.look_up(key) is None:
             raise
+    except PaymentRefused:
+        # Final for this card: the saga stays short, and the reconciler proposes again.
+        log.warning("shortfall charge of %s for order %s declined", short, order_id)
+        return ZERO
     return short
