@@ -17,8 +17,10 @@ from inventory import services as inventory
 from inventory.models import Stock
 from outbox.models import Event
 from payments.domain import charge_key
+from payments.events import ShortfallChargeRequested
 from payments.gateway import default_gateway
 from saga import reconciler, services
+from saga.approvals import StaleProposal
 from saga.audit.run import run_audit
 from saga.models import ReconciliationAction
 from saga.serializers import saga_block
@@ -36,7 +38,7 @@ from tests.saga_world import (
     providers_closed,  # noqa: F401
     saga,
 )
-from tests.support.delivery import drain
+from tests.support.delivery import deliver, drain, publish
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "providers"])
 TOTAL = Decimal("25.00")
@@ -222,10 +224,23 @@ def test_an_approved_shortfall_no_longer_short_charges_nothing(confirmed):
     gateway.charge(f"order-{order_id}-shortfall-by-hand", Decimal("5.00"), "tok_ok",
                    order_id=order_id)
 
-    services.approve_correction(proposal.id, by="olga")
+    with pytest.raises(StaleProposal):
+        services.approve_correction(proposal.id, by="olga")
     drain()
 
     assert ledger_net(order_id) == TOTAL, "charged once, by hand; the approval took nothing"
+
+
+def test_a_shortfall_command_that_arrives_when_nothing_is_short_charges_nothing(confirmed):
+    # The handler looks at the provider's books again when it runs (a command sent before
+    # the state moved on, e.g. approved just before a charge by hand landed).
+    order_id = confirmed
+    [row] = publish(ShortfallChargeRequested(order_id, TOTAL, "stale"),
+                    stream_type="saga.Corrections")
+
+    deliver(row, "payments.charge_shortfall")
+
+    assert ledger_net(order_id) == TOTAL
 
 
 def test_a_stock_row_that_drifted_from_its_events_is_rewritten_from_them(confirmed):
