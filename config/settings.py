@@ -23,6 +23,9 @@ if not SECRET_KEY:
             "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off "
             "(set DJANGO_DEBUG=1 for development)."
         )
+# Rotating the secret: the new one in DJANGO_SECRET_KEY, the old ones here (comma-separated)
+# until the sessions, signatures and sealed payment tokens made with them are gone.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 # The HTTPS origin(s) the browser sees behind the proxy (e.g. https://orders.example.com), for
 # the admin's and the browsable API's forms: Django checks Origin against these.
@@ -144,7 +147,8 @@ SILENCED_SYSTEM_CHECKS = env.list("DJANGO_SILENCED_SYSTEM_CHECKS", default=[])
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Payment tokens travel in events sealed (common/sealing.py): comma-separated Fernet keys, the
-# first seals and all open (rotation); empty derives one key from SECRET_KEY.
+# first seals and all open (rotation); empty derives them from SECRET_KEY (seals) and
+# SECRET_KEY_FALLBACKS (still open).
 PAYMENT_TOKEN_KEY = env("PAYMENT_TOKEN_KEY", default="")
 
 # --- REST API -----------------------------------------------------------------------------
