@@ -263,11 +263,21 @@ PAYMENTS_FAULTS = env("PAYMENTS_FAULTS", default="")
 SHIPPING_FAULTS = env("SHIPPING_FAULTS", default="")
 INVENTORY_HOLD_SECONDS = env.int("INVENTORY_HOLD_SECONDS", default=900)
 
-# Console in development; the tests use the file backend so a worker's mail can be read.
+# The console backend in development only; with DEBUG off the backend must be named
+# (DJANGO_EMAIL_BACKEND), or `check --deploy` fails (orders/checks.py) and no mail is faked as
+# sent. The tests use the file backend so a worker's mail can be read.
 # (Django 6.0's settings: 6.1's MAILERS is out of reach while django-celery-beat caps Django.)
 EMAIL_BACKEND = env(
-    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+    "DJANGO_EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend" if DEBUG else "",
 )
+EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
+# A hung mail server holds the order's lock no longer than this (seconds).
+EMAIL_TIMEOUT = env.float("DJANGO_EMAIL_TIMEOUT", default=10.0)
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default="") or None
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="orders@example.com")
 

@@ -96,10 +96,20 @@ class ConfirmationEmailDispatch(models.Model):
     """An order's confirmation e-mail handed to the mail backend. Written through the
     "providers" connection just before the send, so it outlives a rollback of the delivery's
     transaction: when the commit fails after the mail went out (the database connection lost,
-    the worker killed), the retry finds it and does not send a second e-mail."""
+    the worker killed), the retry finds it and does not send a second e-mail. A send that
+    failed ambiguously (a timeout after the server may have accepted the mail) is kept as
+    "unknown" for an operator to look at: never sent again blindly."""
+
+    class Outcome(models.TextChoices):
+        HANDED_OVER = "handed_over", "handed over (sending)"
+        SENT = "sent", "sent"
+        UNKNOWN = "unknown", "unknown (the send failed after the server may have accepted it)"
 
     order_id = models.CharField(max_length=36, primary_key=True)
     handed_over_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices,
+                               default=Outcome.HANDED_OVER)
+    failure = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return f"confirmation e-mail of order {self.order_id}"
