@@ -1,6 +1,7 @@
 """Settings from the environment (12-factor); defaults work on a developer machine."""
 
 import importlib.util
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -44,13 +45,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served from STATIC_ROOT, not a CDN
     "django_celery_beat",
     "outbox",
     *BOUNDED_CONTEXTS,
     "saga",
+    "accounts",  # after knox: its token admin replaces knox's
 ]
 # With OUTBOX_QUEUE_MODE=per_context, a handler runs on its context's queue (the first part of
 # its name): one per bounded context, the saga's own, and the outbox's (its diagnostic ping).
@@ -154,7 +156,7 @@ PAYMENT_TOKEN_KEY = env("PAYMENT_TOKEN_KEY", default="")
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -167,10 +169,22 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "place_order": env("ORDER_THROTTLE_RATE", default="600/minute"),
         "auth_token": env("AUTH_THROTTLE_RATE", default="10/minute"),
+        # Per account, whatever the address: distributed guessing of one password.
+        "auth_account": env("AUTH_ACCOUNT_THROTTLE_RATE", default="20/hour"),
+        # POSTs to /admin/login/ per client address.
+        "admin_login": env("ADMIN_LOGIN_THROTTLE_RATE", default="10/minute"),
     },
     # Per-IP throttles trust X-Forwarded-For only as far as this many proxies append to it
     # (0: the client is REMOTE_ADDR, and a forged header changes nothing).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+}
+# API tokens (django-rest-knox): stored as digests, `Authorization: Token <key>`, each valid
+# for API_TOKEN_TTL_HOURS; a password change revokes them all (accounts/revocation.py).
+API_TOKEN_TTL_HOURS = env.float("API_TOKEN_TTL_HOURS", default=24.0)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Order-fulfilment saga API",

@@ -42,7 +42,12 @@ class OrderView(models.Model):
         ]
         verbose_name = "order"
         # Cancelling from the admin runs the compensations: a permission of its own.
-        permissions = [("cancel_order", "Can cancel a pending order")]
+        permissions = [
+            ("cancel_order", "Can cancel a pending order"),
+            # Staff alone see their own orders only: reading every customer's orders and
+            # addresses is the "customer data" job (accounts' groups).
+            ("view_all_orders", "Can view every customer's orders and addresses"),
+        ]
 
     def __str__(self) -> str:
         return f"order {self.id} ({self.status})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import socket
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -200,6 +201,7 @@ def send_confirmation_email(order_id: str) -> bool:
 # recipients, or the message itself): the note is taken back and the delivery retried.
 DEFINITELY_NOT_SENT = (
     ConnectionRefusedError,
+    socket.gaierror,  # the server's name did not resolve
     smtplib.SMTPConnectError,
     smtplib.SMTPHeloError,
     smtplib.SMTPAuthenticationError,

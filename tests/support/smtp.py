@@ -5,7 +5,6 @@ out although the server may well deliver the mail."""
 
 from __future__ import annotations
 
-
 import socketserver
 import threading
 from collections.abc import Iterator
