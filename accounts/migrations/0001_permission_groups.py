@@ -22,8 +22,7 @@ GROUPS = {
         ("saga", "ordersaga", "reconcile_saga", "Can reconcile a saga now"),
         ("saga", "ordersaga", "replay_saga_deliveries", "Can replay a saga's dead deliveries"),
         ("saga", "ordersaga", "cancel_saga_order", "Can cancel an order before the pivot"),
-        # The operators' actions (acknowledge, retry, propose): created here if the saga's own
-        # migration has not yet made it.
+        # The operators' actions: acknowledge, retry its step, propose a correction.
         ("saga", "ordersaga", "operate_saga",
          "Can acknowledge a saga, retry its step or propose a correction"),
     ],
@@ -59,7 +58,7 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
         ("inventory", "0002_product_receive_goods_permission"),
         ("orders", "0005_view_all_orders_permission"),
-        ("saga", "0002_scrape_figures"),
+        ("saga", "0003_operator_actions"),
     ]
 
     operations = [migrations.RunPython(create_groups, delete_groups)]

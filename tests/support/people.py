@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group, Permission
-from django.contrib.contenttypes.models import ContentType
 
 from accounts.groups import GROUPS
 from accounts.tokens import issue_token
@@ -20,14 +19,8 @@ def job_group(name: str) -> Group:
     group, _ = Group.objects.get_or_create(name=name)
     for qualified in GROUPS[name]:
         app_label, codename = qualified.split(".")
-        permission = Permission.objects.filter(
-            content_type__app_label=app_label, codename=codename).first()
-        if permission is None:  # a permission no model declares yet (saga.operate_saga)
-            content_type, _ = ContentType.objects.get_or_create(app_label=app_label,
-                                                                model="ordersaga")
-            permission = Permission.objects.create(content_type=content_type,
-                                                   codename=codename, name=codename)
-        group.permissions.add(permission)
+        group.permissions.add(Permission.objects.get(content_type__app_label=app_label,
+                                                     codename=codename))
     return group
 
 
