@@ -5,8 +5,10 @@ A sealed value is a Fernet token (AES-128-CBC with HMAC-SHA256, from the `crypto
 package): authenticated, so a tampered value is refused, and randomised, so two seals of one
 token differ and nothing can be matched across orders. The key comes from `PAYMENT_TOKEN_KEY`
 (comma-separated Fernet keys: the first seals, every one opens, which is how a key is rotated);
-when unset it is derived from `SECRET_KEY` with HKDF, so web and workers, which share the
-secret, share the key with nothing more to configure.
+when unset it is derived with HKDF from `SECRET_KEY` (which seals) and from each of
+`SECRET_KEY_FALLBACKS` (which still open), so web and workers, which share the secret, share the
+key with nothing more to configure, and rotating the secret the Django way leaves the tokens of
+orders in flight readable.
 
 The empty string stands for "no token given" (the gateway's default) and is left as it is.
 It is infrastructure: any context may seal; only the one that pays a provider opens.
@@ -30,13 +32,17 @@ class NotSealed(ValueError):
     """The value is not one this deployment sealed (clear text, tampered, or another key)."""
 
 
+def _derived_key(secret_key: str) -> str:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=_DERIVATION_LABEL).derive(secret_key.encode())
+    return base64.urlsafe_b64encode(derived).decode()
+
+
 @functools.cache
-def _keyring(configured: str, secret_key: str) -> MultiFernet:
+def _keyring(configured: str, secret_keys: tuple[str, ...]) -> MultiFernet:
     keys = [key.strip() for key in configured.split(",") if key.strip()]
     if not keys:
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                       info=_DERIVATION_LABEL).derive(secret_key.encode())
-        keys = [base64.urlsafe_b64encode(derived).decode()]
+        keys = [_derived_key(secret) for secret in secret_keys]
     try:
         return MultiFernet([Fernet(key) for key in keys])
     except ValueError as exc:
@@ -47,7 +53,8 @@ def _keyring(configured: str, secret_key: str) -> MultiFernet:
 
 def _fernet() -> MultiFernet:
     # Settings are read on each call (tests change them); the keyring is built once per value.
-    return _keyring(getattr(settings, "PAYMENT_TOKEN_KEY", ""), settings.SECRET_KEY)
+    secrets = (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ()))
+    return _keyring(getattr(settings, "PAYMENT_TOKEN_KEY", ""), secrets)
 
 
 def seal(clear: str) -> str:

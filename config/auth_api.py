@@ -1,9 +1,10 @@
 """`/api/auth/token/`: trade a username and password for an API token, or revoke your own.
 
-Obtaining is throttled per client address (`AUTH_THROTTLE_RATE`), failed and successful
-attempts alike, with the counters in the shared cache (Redis), so the limit holds across every
-gunicorn process. Revoking deletes the caller's token: from then on it is refused (401), and
-the next sign-in issues a new one.
+Each sign-in issues a new token (django-rest-knox: only its digest is stored), valid for
+`API_TOKEN_TTL_HOURS` or until the password changes. Obtaining is throttled per client address
+(`AUTH_THROTTLE_RATE`) and per account (`AUTH_ACCOUNT_THROTTLE_RATE`), failed and successful
+attempts alike (accounts/throttles.py). Revoking deletes the token that authenticates the
+request: from then on it is refused (401).
 """
 
 from __future__ import annotations
@@ -11,31 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from knox.auth import TokenAuthentication
 from rest_framework import serializers, status
-from rest_framework.authentication import TokenAuthentication
-from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from accounts.throttles import AccountSignInRateThrottle, SignInRateThrottle
+from accounts.tokens import issue_token
 from config.api_errors import error_response
-
-
-class SignInRateThrottle(SimpleRateThrottle):
-    """Sign-in attempts per client address, whoever they claim to be."""
-
-    scope = "auth_token"
-
-    def get_rate(self) -> str | None:
-        # Read at request time (not at import), so a changed setting takes effect.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-    def get_cache_key(self, request: Request, view: APIView) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class Credentials(AuthTokenSerializer):
@@ -65,7 +53,9 @@ class AuthToken(APIView):
         return [AllowAny() if self.request.method == "POST" else IsAuthenticated()]
 
     def get_throttles(self) -> list[BaseThrottle]:
-        return [SignInRateThrottle()] if self.request.method == "POST" else []
+        if self.request.method != "POST":
+            return []
+        return [SignInRateThrottle(), AccountSignInRateThrottle()]
 
     def perform_authentication(self, request: Request) -> None:
         if request.method == "POST":
@@ -74,8 +64,10 @@ class AuthToken(APIView):
 
     @extend_schema(
         summary="Sign in: your API token",
-        description="Returns the user's token (the same one until it is revoked). Attempts "
-        "are limited per client address (`AUTH_THROTTLE_RATE`, default 10/minute).",
+        description="Returns a new token, valid for `API_TOKEN_TTL_HOURS` (default 24) or "
+        "until it is revoked or the password changes. Attempts are limited per client address "
+        "(`AUTH_THROTTLE_RATE`, default 10/minute) and per account "
+        "(`AUTH_ACCOUNT_THROTTLE_RATE`, default 20/hour).",
         request=Credentials,
         auth=[],
         responses={
@@ -91,8 +83,7 @@ class AuthToken(APIView):
     def post(self, request: Request) -> Response:
         credentials = Credentials(data=request.data, context={"request": request})
         credentials.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=credentials.validated_data["user"])
-        return Response({"token": token.key})
+        return Response({"token": issue_token(credentials.validated_data["user"])})
 
     @extend_schema(
         summary="Revoke your API token",
@@ -102,5 +93,5 @@ class AuthToken(APIView):
         tags=["auth"],
     )
     def delete(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
+        request.auth.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,7 @@
 """Settings from the environment (12-factor); defaults work on a developer machine."""
 
 import importlib.util
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -23,6 +24,9 @@ if not SECRET_KEY:
             "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off "
             "(set DJANGO_DEBUG=1 for development)."
         )
+# Rotating the secret: the new one in DJANGO_SECRET_KEY, the old ones here (comma-separated)
+# until the sessions, signatures and sealed payment tokens made with them are gone.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 # The HTTPS origin(s) the browser sees behind the proxy (e.g. https://orders.example.com), for
 # the admin's and the browsable API's forms: Django checks Origin against these.
@@ -41,13 +45,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served from STATIC_ROOT, not a CDN
     "django_celery_beat",
     "outbox",
     *BOUNDED_CONTEXTS,
     "saga",
+    "accounts",  # after knox: its token admin replaces knox's
 ]
 # With OUTBOX_QUEUE_MODE=per_context, a handler runs on its context's queue (the first part of
 # its name): one per bounded context, the saga's own, and the outbox's (its diagnostic ping).
@@ -144,13 +149,14 @@ SILENCED_SYSTEM_CHECKS = env.list("DJANGO_SILENCED_SYSTEM_CHECKS", default=[])
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Payment tokens travel in events sealed (common/sealing.py): comma-separated Fernet keys, the
-# first seals and all open (rotation); empty derives one key from SECRET_KEY.
+# first seals and all open (rotation); empty derives them from SECRET_KEY (seals) and
+# SECRET_KEY_FALLBACKS (still open).
 PAYMENT_TOKEN_KEY = env("PAYMENT_TOKEN_KEY", default="")
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -163,10 +169,22 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "place_order": env("ORDER_THROTTLE_RATE", default="600/minute"),
         "auth_token": env("AUTH_THROTTLE_RATE", default="10/minute"),
+        # Per account, whatever the address: distributed guessing of one password.
+        "auth_account": env("AUTH_ACCOUNT_THROTTLE_RATE", default="20/hour"),
+        # POSTs to /admin/login/ per client address.
+        "admin_login": env("ADMIN_LOGIN_THROTTLE_RATE", default="10/minute"),
     },
     # Per-IP throttles trust X-Forwarded-For only as far as this many proxies append to it
     # (0: the client is REMOTE_ADDR, and a forged header changes nothing).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+}
+# API tokens (django-rest-knox): stored as digests, `Authorization: Token <key>`, each valid
+# for API_TOKEN_TTL_HOURS; a password change revokes them all (accounts/revocation.py).
+API_TOKEN_TTL_HOURS = env.float("API_TOKEN_TTL_HOURS", default=24.0)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Order-fulfilment saga API",
@@ -262,11 +280,21 @@ PAYMENTS_FAULTS = env("PAYMENTS_FAULTS", default="")
 SHIPPING_FAULTS = env("SHIPPING_FAULTS", default="")
 INVENTORY_HOLD_SECONDS = env.int("INVENTORY_HOLD_SECONDS", default=900)
 
-# Console in development; the tests use the file backend so a worker's mail can be read.
+# The console backend in development only; with DEBUG off the backend must be named
+# (DJANGO_EMAIL_BACKEND), or `check --deploy` fails (orders/checks.py) and no mail is faked as
+# sent. The tests use the file backend so a worker's mail can be read.
 # (Django 6.0's settings: 6.1's MAILERS is out of reach while django-celery-beat caps Django.)
 EMAIL_BACKEND = env(
-    "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+    "DJANGO_EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend" if DEBUG else "",
 )
+EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
+# A hung mail server holds the order's lock no longer than this (seconds).
+EMAIL_TIMEOUT = env.float("DJANGO_EMAIL_TIMEOUT", default=10.0)
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default="") or None
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="orders@example.com")
 

@@ -3,6 +3,7 @@ from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.throttles import throttled_admin_login
 from config.health import healthz, livez
 from saga.metrics import metrics_view
 
@@ -10,6 +11,8 @@ from saga.metrics import metrics_view
 handler500 = "config.server_errors.handler500"
 
 urlpatterns = [
+    # Before the admin's own URLs: its login form with the POSTs throttled per address.
+    path("admin/login/", throttled_admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("livez", livez, name="livez"),

@@ -23,20 +23,24 @@ from inventory.serializers import (
 )
 
 UNAUTHENTICATED = OpenApiResponse(CatalogueErrorSerializer, description="No or bad credentials.")
-FORBIDDEN = OpenApiResponse(CatalogueErrorSerializer, description="Signed in, but not staff.")
+FORBIDDEN = OpenApiResponse(CatalogueErrorSerializer,
+                            description="Signed in, but without the permission to write.")
 INVALID = OpenApiResponse(
     description="Malformed JSON (`detail`) or invalid fields: `{field: [messages]}`."
 )
 
 
-class IsStaffToWrite(BasePermission):
-    """Reading needs a signed-in user; writing needs staff."""
+class CatalogueWrite(BasePermission):
+    """Reading needs a signed-in user; writing needs staff with the view's `write_permission`
+    (the "catalogue and stock" group has both): plain staff may not change the catalogue."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        return request.method in SAFE_METHODS or user.is_staff
+        if request.method in SAFE_METHODS:
+            return True
+        return bool(user.is_staff and user.has_perm(getattr(view, "write_permission", "")))
 
 
 def _actor(request: Request) -> str:
@@ -44,7 +48,8 @@ def _actor(request: Request) -> str:
 
 
 class ProductList(generics.ListCreateAPIView):
-    permission_classes = [IsStaffToWrite]
+    permission_classes = [CatalogueWrite]
+    write_permission = "inventory.add_product"
 
     def get_queryset(self) -> QuerySet[Product]:
         return Product.objects.annotate(
@@ -92,7 +97,8 @@ class ProductList(generics.ListCreateAPIView):
 
 
 class ReceiveGoods(APIView):
-    permission_classes = [IsStaffToWrite]
+    permission_classes = [CatalogueWrite]
+    write_permission = "inventory.receive_goods"
     serializer_class = ReceiveGoodsSerializer
 
     @extend_schema(

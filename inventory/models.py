@@ -30,6 +30,8 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["sku"]
+        # Adding a product is `add_product`; receiving goods, a permission of its own.
+        permissions = [("receive_goods", "Can receive goods into stock")]
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from common.admin import ReadOnlyAdmin
 from orders import services
 from orders.domain import OrderAlreadyConfirmed
-from orders.models import CatalogueEntry, IdempotencyKey, OrderView
+from orders.models import CatalogueEntry, ConfirmationEmailDispatch, IdempotencyKey, OrderView
 
 
 @admin.register(OrderView)
@@ -56,3 +56,14 @@ class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_display = ["key", "customer", "order_id", "status_code", "created_at"]
     search_fields = ["=key", "=order_id"]
     list_select_related = ["customer"]
+
+
+@admin.register(ConfirmationEmailDispatch)
+class ConfirmationEmailDispatchAdmin(ReadOnlyAdmin):
+    """Whether each confirmation e-mail went out: "unknown" ones (the send failed after the
+    server may have accepted the mail) are never re-sent by the system; an operator decides."""
+
+    list_display = ["order_id", "outcome", "handed_over_at", "failure"]
+    list_filter = ["outcome"]
+    search_fields = ["=order_id"]
+    date_hierarchy = "handed_over_at"

@@ -5,5 +5,11 @@ class OrdersConfig(AppConfig):
     name = "orders"
 
     def ready(self) -> None:
-        from orders import handlers, projections, tasks, upcasters  # noqa: F401  (register them)
+        from orders import (  # noqa: F401  (register them)
+            checks,
+            handlers,
+            projections,
+            tasks,
+            upcasters,
+        )
 

@@ -42,7 +42,12 @@ class OrderView(models.Model):
         ]
         verbose_name = "order"
         # Cancelling from the admin runs the compensations: a permission of its own.
-        permissions = [("cancel_order", "Can cancel a pending order")]
+        permissions = [
+            ("cancel_order", "Can cancel a pending order"),
+            # Staff alone see their own orders only: reading every customer's orders and
+            # addresses is the "customer data" job (accounts' groups).
+            ("view_all_orders", "Can view every customer's orders and addresses"),
+        ]
 
     def __str__(self) -> str:
         return f"order {self.id} ({self.status})"
@@ -96,10 +101,20 @@ class ConfirmationEmailDispatch(models.Model):
     """An order's confirmation e-mail handed to the mail backend. Written through the
     "providers" connection just before the send, so it outlives a rollback of the delivery's
     transaction: when the commit fails after the mail went out (the database connection lost,
-    the worker killed), the retry finds it and does not send a second e-mail."""
+    the worker killed), the retry finds it and does not send a second e-mail. A send that
+    failed ambiguously (a timeout after the server may have accepted the mail) is kept as
+    "unknown" for an operator to look at: never sent again blindly."""
+
+    class Outcome(models.TextChoices):
+        HANDED_OVER = "handed_over", "handed over (sending)"
+        SENT = "sent", "sent"
+        UNKNOWN = "unknown", "unknown (the send failed after the server may have accepted it)"
 
     order_id = models.CharField(max_length=36, primary_key=True)
     handed_over_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices,
+                               default=Outcome.HANDED_OVER)
+    failure = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return f"confirmation e-mail of order {self.order_id}"

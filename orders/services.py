@@ -4,6 +4,8 @@ transaction. Every event of an order's saga carries the order id as its correlat
 from __future__ import annotations
 
 import logging
+import smtplib
+import socket
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -156,7 +158,8 @@ def send_confirmation_email(order_id: str) -> bool:
     The mail cannot be rolled back, and the commit can still fail after the send; so the
     hand-over is noted first through a connection of its own, and a retry that finds the note
     records the event without sending again (never twice; lost only if the process dies
-    between the note and the send). A send that raises takes its note back."""
+    between the note and the send). A send refused outright takes its note back and is
+    retried; one that failed ambiguously keeps its note as "unknown"."""
     with transaction.atomic(savepoint=False):
         order = _load(order_id)
         if not order.confirmation_email_due:
@@ -179,10 +182,34 @@ def send_confirmation_email(order_id: str) -> bool:
             return False
         try:
             confirmation_email(order, address).send()
-        except BaseException:
-            dispatches.filter(order_id=order_id).delete()
+        except DEFINITELY_NOT_SENT:
+            dispatches.filter(order_id=order_id).delete()  # refused before any data: retry
             raise
+        except Exception as exc:
+            # A timeout or a dropped connection once the server may have taken the mail:
+            # recorded as unknown for an operator, never sent again blindly.
+            dispatches.filter(order_id=order_id).update(
+                outcome=ConfirmationEmailDispatch.Outcome.UNKNOWN, failure=repr(exc)[:1000])
+            log.warning("order %s: its confirmation e-mail may or may not have gone out (%r); "
+                        "recorded as unknown, not retried", order_id, exc)
+            return False
+        dispatches.filter(order_id=order_id).update(outcome=ConfirmationEmailDispatch.Outcome.SENT)
     return True
+
+
+# Failures that prove the server took nothing (refused connection, login, sender or
+# recipients, or the message itself): the note is taken back and the delivery retried.
+DEFINITELY_NOT_SENT = (
+    ConnectionRefusedError,
+    socket.gaierror,  # the server's name did not resolve
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPNotSupportedError,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPDataError,
+)
 
 
 def forget_idempotency_keys(older_than: timedelta | None = None) -> int:

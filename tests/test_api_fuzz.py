@@ -20,11 +20,11 @@ import requests
 import schemathesis
 from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, Phase, given, settings
-from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from inventory import services as inventory
+from tests.support.people import CATALOGUE, CUSTOMER_DATA, give_jobs, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "providers"])
 
@@ -46,9 +46,11 @@ def tokens(live_server: Any, broker: Any) -> dict[str, str]:
     inventory.add_product("SKU-1", "Widget", Decimal("12.50"))
     inventory.receive_goods("SKU-1", 1000)
     users = get_user_model().objects
-    keys = {role: Token.objects.create(user=users.create_user(
-                f"fuzz-{role}", f"{role}@example.com", is_staff=role == "staff")).key
-            for role in ("customer", "staff", "leaver")}
+    people = {role: users.create_user(f"fuzz-{role}", f"{role}@example.com",
+                                      is_staff=role == "staff")
+              for role in ("customer", "staff", "leaver")}
+    give_jobs(people["staff"], CATALOGUE, CUSTOMER_DATA)
+    keys = {role: token_for(person) for role, person in people.items()}
     placed = requests.post(f"{live_server.url}/api/orders/", timeout=10, json={
         "lines": [{"sku": "SKU-1", "quantity": 1}],
         "shipping_address": {"name": "F", "line1": "1 Way", "city": "Town",

@@ -6,8 +6,10 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
+from django.test import override_settings
+from knox.models import AuthToken
 
+from accounts.groups import GROUPS
 from orders.models import CatalogueEntry, OrderView
 from outbox.models import Event
 
@@ -20,13 +22,30 @@ def run(command: str, *args: str) -> str:
     return out.getvalue()
 
 
+def tokens_printed(output: str) -> dict[str, str]:
+    listed = output.split("API tokens")[1].splitlines()[1:]
+    return {line.split()[0]: line.split()[-1] for line in listed if line.strip()}
+
+
 def test_seed_demo_creates_a_stocked_catalogue_and_users_and_prints_their_tokens():
     output = run("seed_demo")
 
     users = get_user_model().objects.in_bulk(["staff", "alice", "bob"], field_name="username")
     assert users["staff"].is_staff and not users["alice"].is_staff
-    for user in users.values():
-        assert Token.objects.get(user=user).key in output
+    printed = tokens_printed(output)
+    for name, user in users.items():
+        [stored] = AuthToken.objects.filter(user=user)
+        assert printed[name].startswith(stored.token_key) and stored.digest != printed[name]
+    # Production settings (DEBUG off): no superuser; the staff user has the job groups.
+    assert not users["staff"].is_superuser
+    assert set(users["staff"].groups.values_list("name", flat=True)) == set(GROUPS)
+    assert users["staff"].has_perm("inventory.add_product")
+
+
+def test_seed_demo_makes_the_staff_user_a_superuser_only_with_debug_on():
+    with override_settings(DEBUG=True):
+        run("seed_demo")
+    assert get_user_model().objects.get(username="staff").is_superuser
     assert CatalogueEntry.objects.count() == 7
     assert Event.objects.filter(event_type="inventory.GoodsReceived").count() == 6
 
@@ -40,7 +59,7 @@ def test_seed_demo_run_twice_changes_nothing_the_second_time():
     assert Event.objects.count() == events
     assert get_user_model().objects.count() == 3
     assert "already in the catalogue" in second
-    assert first.split("API tokens")[1] == second.split("API tokens")[1]
+    assert tokens_printed(first).keys() == tokens_printed(second).keys()
 
 
 def test_the_seeded_customer_can_place_an_order_with_the_printed_token(client):

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inventory import services as inventory
@@ -22,6 +21,7 @@ from outbox.models import Delivery
 from tests.conftest import Proc, wait_for
 from tests.probe.pings import OUTBOX_TEST_APPS, effect_count, unsent_ping
 from tests.probe.workers import is_being_handled
+from tests.support.people import token_for
 
 ADDRESS = {"name": "Ada", "line1": "1 Lane", "city": "London", "postal_code": "N1",
            "country": "GB"}
@@ -29,7 +29,7 @@ ADDRESS = {"name": "Ada", "line1": "1 Lane", "city": "London", "postal_code": "N
 
 def _customer_token() -> str:
     user = get_user_model().objects.create_user("ada", "ada@example.com", "pw")
-    return Token.objects.create(user=user).key
+    return token_for(user)
 
 
 def _status(order_id: str) -> str | None:

@@ -29,12 +29,12 @@ RECOVERY_SECONDS = 30
 SET_UP = """
 from decimal import Decimal
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from accounts.tokens import issue_token
 from inventory import services as inventory
 inventory.add_product("SKU-1", "Kettle", Decimal("10.00"))
 inventory.receive_goods("SKU-1", 50)
 user = get_user_model().objects.create_user("ada", "ada@example.com", "pw")
-print("TOKEN=" + Token.objects.create(user=user).key)
+print("TOKEN=" + issue_token(user))
 """
 
 

@@ -41,6 +41,24 @@ def test_the_deploy_checks_find_no_issue_on_production_settings():
     assert output.strip() == "System check identified no issues (0 silenced).", output
 
 
+def test_the_deploy_checks_fail_loudly_without_an_email_backend():
+    result = run([sys.executable, "manage.py", "check", "--deploy"],
+                 **{**PRODUCTION, "DJANGO_EMAIL_BACKEND": ""})
+    assert result.returncode != 0
+    assert "orders.E001" in result.stderr and "No e-mail backend" in result.stderr
+
+
+def test_the_deploy_checks_refuse_a_backend_that_delivers_nothing():
+    console = "django.core.mail.backends.console.EmailBackend"
+    result = run([sys.executable, "manage.py", "check", "--deploy"],
+                 **{**PRODUCTION, "DJANGO_EMAIL_BACKEND": console})
+    assert result.returncode != 0
+    assert "orders.E002" in result.stderr
+    development = run([sys.executable, "manage.py", "check", "--deploy"],
+                      **{**PRODUCTION, "DJANGO_EMAIL_BACKEND": "", "DJANGO_DEBUG": "1"})
+    assert "orders.E00" not in development.stdout + development.stderr
+
+
 def test_production_refuses_to_start_without_a_secret_from_the_environment():
     env = {**PRODUCTION, "DJANGO_SECRET_KEY": "", "DJANGO_ALLOW_DEV_SECRET": "0"}
     result = run([sys.executable, "manage.py", "check", "--deploy"], **env)

@@ -71,6 +71,13 @@ def test_the_processes_run_the_commands_of_the_design(compose):
     assert "manage.py migrate" in migrate and "manage.py seed_demo" in migrate
 
 
+def test_demo_data_is_seeded_only_when_asked(compose):
+    # seed_demo creates users with tokens: never on a plain `up`, only with SEED_DEMO=1.
+    migrate = command(compose["services"]["migrate"])
+    assert 'if [ "$$SEED_DEMO" = 1 ]; then python manage.py seed_demo; fi' in migrate
+    assert compose["services"]["migrate"]["environment"]["SEED_DEMO"] == "${SEED_DEMO:-0}"
+
+
 def test_the_management_commands_compose_runs_exist():
     assert {"migrate", "seed_demo"} <= set(get_commands())
 

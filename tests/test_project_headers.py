@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.middleware import REQUEST_ID_MAX_LENGTH
 from outbox.models import Event
 from saga.metrics import api_requests
+from tests.support.people import CATALOGUE, give_jobs, token_for
 
 CORRELATION_COLUMN = Event._meta.get_field("correlation_id").max_length
 
@@ -20,7 +20,8 @@ CORRELATION_COLUMN = Event._meta.get_field("correlation_id").max_length
 def staff_api() -> APIClient:
     staff = get_user_model().objects.create_user("stocker", "s@example.com", "pw", is_staff=True)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    give_jobs(staff, CATALOGUE)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(staff)}")
     return client
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from config.request_limits import MAX_JSON_DEPTH
@@ -24,6 +24,7 @@ from orders import services as orders
 from orders.events import ShippingAddress
 from orders.models import OrderView
 from outbox.models import Event
+from tests.support.people import CATALOGUE, give_jobs, token_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
@@ -41,8 +42,8 @@ def world() -> dict[str, Any]:
     staff = users.create_user("staff", "staff@example.com", is_staff=True)
     order_id = orders.place_order(customer_id=str(alice.pk), lines=[("SKU-1", 1)],
                                   shipping_address=ShippingAddress(**ADDRESS))
-    keys = {name: Token.objects.create(user=user).key
-            for name, user in (("alice", alice), ("staff", staff))}
+    give_jobs(staff, CATALOGUE)
+    keys = {name: token_for(user) for name, user in (("alice", alice), ("staff", staff))}
     return {"keys": keys, "order_id": order_id}
 
 
@@ -63,7 +64,7 @@ def written() -> dict[str, Any]:
     return {"events": Event.objects.count(), "products": Product.objects.count(),
             "on_hand": list(Stock.objects.values_list("sku", "on_hand")),
             "orders": list(OrderView.objects.values_list("id", "status")),
-            "tokens": Token.objects.count()}
+            "tokens": AuthToken.objects.count()}
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from common.sealing import NotSealed, is_sealed, seal, unseal
@@ -36,6 +35,7 @@ from payments.models import GatewayLedgerEntry, PaymentSnapshot
 from payments.tests.facts import held, placed
 from tests.conftest import wait_for
 from tests.support.delivery import deliver_pending, publish
+from tests.support.people import token_for
 
 # A test card number (Luhn-valid) inside a token: what must never be seen in clear.
 CARD = "4111111111111111"
@@ -161,7 +161,7 @@ def test_a_whole_order_leaves_no_token_or_card_number_in_events_snapshots_or_log
     inventory.add_product("SKU-1", "Widget", Decimal("12.50"))
     inventory.receive_goods("SKU-1", 10)
     user = get_user_model().objects.create_user("carol", "carol@example.com")
-    api_key = Token.objects.create(user=user).key
+    api_key = token_for(user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {api_key}")
 

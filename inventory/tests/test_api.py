@@ -9,13 +9,13 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 from drf_spectacular.generators import SchemaGenerator
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inventory import services
 from inventory.models import Product
 from inventory.tests.facts import stock_of
 from outbox.models import Event
+from tests.support.people import CATALOGUE, give_jobs, token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,10 @@ NEW = {"sku": "SKU-9", "name": "Gizmo", "price": "12.50"}
 def client_with_token(username: str, *, staff: bool = False) -> APIClient:
     # No password: hashing one per test costs more than the test itself.
     user = User.objects.create_user(username, f"{username}@example.com", None, is_staff=staff)
+    if staff:
+        give_jobs(user, CATALOGUE)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
 
 

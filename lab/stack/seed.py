@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import issue_token
 from inventory import services as inventory
 from inventory.domain import MAX_QUANTITY
 from inventory.models import Stock
@@ -47,7 +47,8 @@ def _add(sku: str, name: str, price: Decimal, stock: int) -> None:
 
 
 def seed_customers(count: int, prefix: str = "harness-customer") -> list[str]:
-    """`count` customers; returns their API tokens (existing ones are reused)."""
+    """`count` customers (existing ones are reused); returns a new API token of each (only
+    their digests are stored, so an earlier run's keys cannot be read back)."""
     model = get_user_model()
     tokens = []
     for n in range(1, count + 1):
@@ -56,5 +57,5 @@ def seed_customers(count: int, prefix: str = "harness-customer") -> list[str]:
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+        tokens.append(issue_token(user))
     return tokens

@@ -15,13 +15,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inventory.events import ProductAdded
 from orders.models import IdempotencyKey, OrderSnapshot, OrderView
 from outbox import store
 from outbox.models import Delivery, Event
+from tests.support.people import token_for
 
 PRICES = {"SKU-1": "12.50", "SKU-2": "89.99", "SKU-3": "0.35"}
 
@@ -85,8 +85,10 @@ def catalogue(db: None) -> dict[str, str]:
 def users(db: None) -> dict[str, Any]:
     model = get_user_model()
     staff = model.objects.create_user("staff", "staff@example.com", is_staff=True)
-    # An operator: cancelling a customer's order takes this permission (orders/api.py).
-    staff.user_permissions.add(Permission.objects.get(codename="cancel_order"))
+    # An operator: seeing every customer's orders and cancelling one take these permissions
+    # (orders/api.py).
+    staff.user_permissions.add(*Permission.objects.filter(
+        codename__in=["cancel_order", "view_all_orders"]))
     return {
         # No passwords (tokens authenticate): hashing one costs more than a whole test.
         "alice": model.objects.create_user("alice", "alice@example.com"),
@@ -102,8 +104,7 @@ def client_for(users: dict[str, Any]) -> Callable[[str | None], APIClient]:
     def make(name: str | None) -> APIClient:
         client = APIClient()
         if name is not None:
-            token, _ = Token.objects.get_or_create(user=users[name])
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(users[name])}")
         return client
 
     return make

@@ -173,7 +173,7 @@ def test_a_failed_send_leaves_no_guard_behind_and_is_retried(place, monkeypatch,
     deliver_pending("orders.advance_order")
 
     def smtp_down(self, *args, **kwargs):
-        raise ConnectionError("mail server down")
+        raise ConnectionRefusedError("mail server down")  # refused: certainly not sent
 
     with monkeypatch.context() as patch:
         patch.setattr("django.core.mail.EmailMessage.send", smtp_down)

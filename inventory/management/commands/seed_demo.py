@@ -1,7 +1,10 @@
-"""A demo catalogue with stock, a staff user and two customers, with their API tokens.
+"""A demo catalogue with stock, a staff user and two customers, with new API tokens.
 
-Idempotent: a product already in the catalogue is left as it is (its stock is received only
-when it is first added), users and tokens are reused.
+Idempotent for the data: a product already in the catalogue is left as it is (its stock is
+received only when it is first added), users are reused; each run prints a new token per user
+(only digests are stored, so an earlier key cannot be shown again). The staff user is a
+superuser only with DEBUG on; otherwise it gets the job groups (accounts/groups.py). Compose
+runs this only with SEED_DEMO=1.
 """
 
 from __future__ import annotations
@@ -9,11 +12,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
+from accounts.groups import GROUPS
+from accounts.tokens import issue_token
 from inventory import services as inventory
 from inventory.domain import ProductAlreadyExists
 
@@ -62,14 +68,17 @@ class Command(BaseCommand):
         for username, email, staff in USERS:
             user, created = model.objects.get_or_create(
                 username=username,
-                defaults={"email": email, "is_staff": staff, "is_superuser": staff},
+                # Never a superuser in production: a seeded account with known tokens.
+                defaults={"email": email, "is_staff": staff,
+                          "is_superuser": staff and settings.DEBUG},
             )
+            if staff:
+                user.groups.add(*Group.objects.filter(name__in=GROUPS))
             if created and not password:
                 user.set_unusable_password()
                 user.save(update_fields=["password"])
             if password:
                 user.set_password(password)
                 user.save(update_fields=["password"])
-            token, _ = Token.objects.get_or_create(user=user)
             role = "staff" if user.is_staff else "customer"
-            self.stdout.write(f"  {username:<6} ({role:<8}) {token.key}")
+            self.stdout.write(f"  {username:<6} ({role:<8}) {issue_token(user)}")
