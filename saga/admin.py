@@ -238,6 +238,12 @@ class OrderSagaAdmin(admin.ModelAdmin):
         try:
             decide(action.id, by=request.user.get_username(),
                    note=request.POST.get("note", "").strip()[:1000])
+        except approvals.StaleProposal as exc:
+            # The approval was decided (the proposal is now stale), so it is logged like one.
+            self.log_change(request, action.saga, f"approved correction #{action.id} "
+                            f"({action.kind}): refused as stale, nothing sent")
+            self.message_user(request, str(exc), messages.ERROR)
+            return self._back(order_id)
         except REFUSALS as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return self._back(order_id)

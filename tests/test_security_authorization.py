@@ -98,7 +98,7 @@ BODIES = {
 }
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases=["default", "providers"])
 @pytest.mark.parametrize(("method", "path"), list(ANSWERS))
 @pytest.mark.parametrize("role", ROLES)
 def test_every_endpoint_answers_each_role_as_designed(people, catalogue, broker, method, path,
@@ -215,9 +215,11 @@ ADMIN_ACTIONS = {
                                                           kind="operator_cancel").exists(),
         "asked the orders context to cancel the order"),
     "saga: approve a correction": (
+        # The proposal is made up, so the approval's re-check finds it stale and sends nothing;
+        # what matters here is who may decide it, and that the decision is logged.
         lambda order: correction(order, "approve"),
-        lambda order: ReconciliationAction.objects.filter(saga_id=order,
-                                                          status="applied").exists(),
+        lambda order: ReconciliationAction.objects.filter(
+            saga_id=order, kind="refund_extra_charge").exclude(status="proposed").exists(),
         "approved correction"),
     "saga: reject a correction": (
         lambda order: correction(order, "reject"),
