@@ -15,6 +15,7 @@ from inventory import services as inventory
 from inventory.models import Reservation
 from outbox.models import Event
 from saga import reconciler
+from saga.models import ReconciliationAction
 from tests.conftest import Proc, wait_for
 from tests.test_saga_scenarios import client_for, net_charged, place, quiet, settled, stock
 
@@ -108,6 +109,8 @@ def test_a_hold_released_because_a_step_failed_cancels_the_order(
     assert stock("SKU-1") == (100, 0)
     saga_block = alice.get(f"/api/orders/{order_id}/").json()["saga"]
     assert (saga_block["desired_outcome"], saga_block["gap"]) == ("cancelled", 0)
+    # The choreography cancelled it on the release; the reconciler had nothing to correct.
+    assert not ReconciliationAction.objects.filter(saga_id=order_id).exists()
 
 
 def test_an_expired_hold_frees_its_stock_for_another_order_and_the_late_one_is_cancelled(

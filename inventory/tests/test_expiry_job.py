@@ -11,7 +11,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from inventory import selectors, services
-from inventory.events import ReservationExpired, ReservedLine, StockReservationFailed
+from inventory.events import (
+    ReservationExpired,
+    ReservedLine,
+    StockReservationFailed,
+    StockReserved,
+)
 from inventory.models import Reservation
 from inventory.tests.facts import reservation_events, stock_of, stocked
 
@@ -44,7 +49,8 @@ def test_the_freed_units_go_to_another_order_and_the_late_request_fails_saying_w
     stocked(("SKU-7", 1))
     services.reserve_stock("o1", [("SKU-7", 1)])
     services.expire_holds(now=timezone.now() + HOUR)
-    services.reserve_stock("o2", [("SKU-7", 1)])
+    [taken] = services.reserve_stock("o2", [("SKU-7", 1)])
+    assert isinstance(taken, StockReserved), taken
     assert services.reserve_stock("o1", [("SKU-7", 1)]) == [StockReservationFailed(
         "o1", "the hold expired and could not be renewed: out of stock: SKU-7")]
     assert stock_of("SKU-7") == (1, 1)
