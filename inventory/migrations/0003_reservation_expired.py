@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("inventory", "0001_initial"),
+        ("inventory", "0002_product_receive_goods_permission"),
     ]
 
     operations = [
