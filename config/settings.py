@@ -279,6 +279,9 @@ SHIPPING_CARRIER = env("SHIPPING_CARRIER", default="shipping.carrier.simulated_c
 PAYMENTS_FAULTS = env("PAYMENTS_FAULTS", default="")
 SHIPPING_FAULTS = env("SHIPPING_FAULTS", default="")
 INVENTORY_HOLD_SECONDS = env.int("INVENTORY_HOLD_SECONDS", default=900)
+# The expiry job: how often it runs, and how many holds one transaction expires.
+INVENTORY_EXPIRY_INTERVAL_SECONDS = env.float("INVENTORY_EXPIRY_INTERVAL_SECONDS", default=30.0)
+INVENTORY_EXPIRY_BATCH = env.int("INVENTORY_EXPIRY_BATCH", default=200)
 
 # The console backend in development only; with DEBUG off the backend must be named
 # (DJANGO_EMAIL_BACKEND), or `check --deploy` fails (orders/checks.py) and no mail is faked as
@@ -344,6 +347,7 @@ CELERY_BEAT_SCHEDULE = {
     "outbox: sweep pending deliveries": _every("outbox.sweep", OUTBOX_SWEEP_INTERVAL_SECONDS),
     "outbox: prune done deliveries": _every("outbox.prune", 3600),
     "orders: forget old idempotency keys": _every("orders.forget_idempotency_keys", 3600),
+    "inventory: expire holds": _every("inventory.expire_holds", INVENTORY_EXPIRY_INTERVAL_SECONDS),
     "saga: reconcile drifted sagas": _every("saga.reconcile", SAGA_RECONCILE_INTERVAL_SECONDS),
     "saga: verify converged sagas": _every("saga.verify", SAGA_VERIFY_INTERVAL_SECONDS),
     "saga: sample convergence": _every("saga.sample_convergence", SAGA_SAMPLE_INTERVAL_SECONDS),

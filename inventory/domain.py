@@ -19,6 +19,7 @@ from inventory.events import (
     GoodsReceived,
     OrderCancellationNoted,
     ProductAdded,
+    ReservationExpired,
     ReservedLine,
     StockCommitted,
     StockReleased,
@@ -154,6 +155,7 @@ class ReservationStatus(StrEnum):
     HELD = "held"
     FAILED = "failed"
     RELEASED = "released"
+    EXPIRED = "expired"  # the hold outlived its time; the order may ask for it again
     COMMITTED = "committed"
     CANCELLED = "cancelled"  # the order was cancelled before anything was held
 
@@ -184,8 +186,9 @@ def requested_lines(lines: Iterable[Any]) -> tuple[ReservedLine, ...]:
 class Reservation(Aggregate):
     """An order's hold on stock (stream `inventory.Reservation/<order id>`): the semantic lock.
 
-    none -> held -> released | committed; none -> failed; none -> cancelled. A release that
-    finds nothing held notes the cancellation, so a late OrderPlaced never holds stock for it.
+    none -> held -> released | committed | expired; none -> failed; none -> cancelled;
+    expired -> held (asked again) | failed (the stock went meanwhile) | cancelled. A release
+    that finds nothing held notes the cancellation, so a late request never holds stock for it.
     """
 
     stream_type = "inventory.Reservation"
@@ -207,12 +210,14 @@ class Reservation(Aggregate):
     def reserve(
         self, lines: Iterable[Any], *, now: datetime, hold_for: timedelta, hold: HoldStock
     ) -> list[DomainEvent]:
-        """Hold every line or none. Ignored once the reservation exists (or the order is known
-        cancelled); an expired hold asked again is renewed (its units never left the hold)."""
+        """Hold every line or none. Ignored while the reservation holds, or once it is settled
+        (released, committed, failed, the order known cancelled). A hold past its time but not
+        yet expired by the job is renewed (its units never left the hold); an expired one is
+        held afresh, and fails if the stock went to others meanwhile."""
         expires_at = (now + hold_for).isoformat()
         if self.status == ReservationStatus.HELD and self.is_expired(now):
             return [StockReserved(order_id=self.id, lines=self.lines, expires_at=expires_at)]
-        if self.status != ReservationStatus.NONE:
+        if self.status not in (ReservationStatus.NONE, ReservationStatus.EXPIRED):
             return []
         try:
             wanted = requested_lines(lines)
@@ -220,13 +225,25 @@ class Reservation(Aggregate):
             return [StockReservationFailed(order_id=self.id, reason=str(exc))]
         shortage = hold(wanted)
         if shortage is not None:
-            return [StockReservationFailed(order_id=self.id, reason=shortage.reason)]
+            reason = shortage.reason
+            if self.status == ReservationStatus.EXPIRED:
+                reason = f"the hold expired and could not be renewed: {reason}"
+            return [StockReservationFailed(order_id=self.id, reason=reason)]
         return [StockReserved(order_id=self.id, lines=wanted, expires_at=expires_at)]
+
+    def expire(self, now: datetime) -> list[DomainEvent]:
+        """Give the units of a hold past its time back to stock → ReservationExpired. Anything
+        else (a hold still in time, or nothing held) is left alone, so a repeat is a no-op."""
+        if not self.is_expired(now):
+            return []
+        assert self.expires_at is not None  # is_expired says so
+        return [ReservationExpired(order_id=self.id, lines=self.lines,
+                                   expires_at=self.expires_at, reason="hold expired")]
 
     def release(self, reason: str) -> list[DomainEvent]:
         if self.status == ReservationStatus.HELD:
             return [StockReleased(order_id=self.id, lines=self.lines, reason=reason)]
-        if self.status == ReservationStatus.NONE:
+        if self.status in (ReservationStatus.NONE, ReservationStatus.EXPIRED):
             return [OrderCancellationNoted(order_id=self.id, reason=reason)]
         return []  # released or cancelled already, never held (failed), or left (committed)
 
@@ -247,6 +264,8 @@ class Reservation(Aggregate):
                 self.status, self.reason = ReservationStatus.FAILED, reason
             case StockReleased(reason=reason):
                 self.status, self.reason = ReservationStatus.RELEASED, reason
+            case ReservationExpired(reason=reason):
+                self.status, self.reason = ReservationStatus.EXPIRED, reason
             case StockCommitted():
                 self.status = ReservationStatus.COMMITTED
             case OrderCancellationNoted(reason=reason):

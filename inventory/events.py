@@ -54,6 +54,21 @@ class StockReleased:
     reason: str
 
 
+@event("inventory.ReservationExpired", version=1, terminal=True)
+@dataclass(frozen=True)
+class ReservationExpired:
+    """The hold outlived `expires_at` and its units went back to stock (held -= q).
+
+    Not a StockReleased: a release is a compensation (a step failed, the order is cancelled),
+    while an expiry is no failure of the order, whose saga asks for the hold again if it is
+    still going forward. No context reacts to it (the reconciler re-requests the hold)."""
+
+    order_id: str
+    lines: tuple[ReservedLine, ...]
+    expires_at: str
+    reason: str  # "hold expired"
+
+
 @event("inventory.StockCommitted", version=1, terminal=True)
 @dataclass(frozen=True)
 class StockCommitted:

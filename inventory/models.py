@@ -73,6 +73,7 @@ class Reservation(models.Model):
         HELD = "held"
         FAILED = "failed"
         RELEASED = "released"
+        EXPIRED = "expired"  # the hold outlived its time (inventory.services.expire_holds)
         COMMITTED = "committed"
         CANCELLED = "cancelled"  # the order was cancelled before anything was held
 

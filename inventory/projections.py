@@ -21,6 +21,7 @@ from inventory.events import (
     GoodsReceived,
     OrderCancellationNoted,
     ProductAdded,
+    ReservationExpired,
     StockCommitted,
     StockReleased,
     StockReservationFailed,
@@ -37,7 +38,7 @@ from outbox.registry import projects
 Progress = Callable[[int, int], None]
 READ_MODELS = (Product, Stock, Reservation)
 RESERVATION_EVENTS = (StockReserved, StockReservationFailed, StockReleased, StockCommitted,
-                      OrderCancellationNoted)
+                      OrderCancellationNoted, ReservationExpired)
 Status = domain.ReservationStatus
 # What a later ProductAdded of a known sku changes (the stream says so: a re-pricing).
 PRODUCT_CHANGES = ("name", "price")
@@ -61,6 +62,8 @@ def reservation_changes(event: DomainEvent) -> dict[str, Any]:
             return {"status": str(Status.FAILED), "reason": reason}
         case StockReleased(reason=reason):
             return {"status": str(Status.RELEASED), "reason": reason}
+        case ReservationExpired(reason=reason):
+            return {"status": str(Status.EXPIRED), "reason": reason}
         case StockCommitted():
             return {"status": str(Status.COMMITTED)}
         case OrderCancellationNoted(reason=reason):

@@ -26,7 +26,7 @@ class Hold:
     """An order's reservation as inventory holds it."""
 
     order_id: str
-    status: str  # "held", "committed", "released", "failed", "cancelled"
+    status: str  # "held", "committed", "released", "expired", "failed", "cancelled"
     expires_at: datetime | None
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from inventory import domain, projections, stock
 from inventory.events import StockRowRepaired
-from inventory.models import Product, ProductSnapshot, ReservationSnapshot, Stock
+from inventory.models import Product, ProductSnapshot, Reservation, ReservationSnapshot, Stock
 from outbox.contracts import DomainEvent
 from outbox.repository import AggregateRepository
 from outbox.store import ConcurrencyError
@@ -84,6 +84,37 @@ def release_stock(order_id: str, reason: str) -> list[DomainEvent]:
             stock.move_all(stock.moves_of(ev))  # held -= q: the semantic lock's, with its event
         _save_reservation(reservation, events)
     return events
+
+
+def expire_holds(*, now: datetime | None = None, batch: int | None = None) -> list[str]:
+    """Expire up to `batch` holds past their time (oldest first), giving their units back to
+    stock (held -= q) → ReservationExpired each; returns their order ids.
+
+    One transaction. `SKIP LOCKED`: a reservation another transaction is writing (its row is
+    locked by its projector) is left for the next run, so the job never waits on a saga and
+    two runs never take the same hold."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Reservation.objects.select_for_update(skip_locked=True)
+            .filter(status=Reservation.Status.HELD, expires_at__lte=now)
+            .order_by("expires_at")
+            .values_list("order_id", flat=True)[: batch or settings.INVENTORY_EXPIRY_BATCH]
+        )
+        expired = []
+        for order_id in due:
+            try:
+                with transaction.atomic():  # a savepoint: one lost race skips one hold
+                    reservation = reservations.get(order_id) or domain.Reservation(order_id)
+                    events = reservation.expire(now)
+                    for ev in events:
+                        stock.move_all(stock.moves_of(ev))  # held -= q, with its event
+                    _save_reservation(reservation, events)
+            except ConcurrencyError:
+                continue  # written meanwhile (renewed, committed): its new state decides
+            if events:
+                expired.append(order_id)
+    return expired
 
 
 def commit_stock(order_id: str) -> list[DomainEvent]:

@@ -1,7 +1,7 @@
 """Stock moves: commutative, guarded updates (`held = held + q WHERE on_hand - held >= q`),
 never absolute writes.
 
-The moves of the semantic lock (hold, release, commit) are the reservation's decision: the
+The moves of the semantic lock (hold, release, expire, commit) are the reservation's decision: the
 service makes them with its events, so a guard that fails refuses the command (a hold that does
 not go through is StockReservationFailed). Goods received are a projector's (inventory.projections).
 `moves_of` says what each event moves, for both and for the rebuild.
@@ -22,6 +22,7 @@ from common.sql import execute, fetchone
 from inventory.domain import Shortage
 from inventory.events import (
     GoodsReceived,
+    ReservationExpired,
     ReservedLine,
     StockCommitted,
     StockReleased,
@@ -76,7 +77,7 @@ def moves_of(event: DomainEvent, *, renewal: bool = False) -> list[StockMove]:
             return [StockMove(sku, on_hand=quantity)]
         case StockReserved(lines=lines) if not renewal:
             return [StockMove(line.sku, held=line.quantity) for line in lines]
-        case StockReleased(lines=lines):
+        case StockReleased(lines=lines) | ReservationExpired(lines=lines):
             return [StockMove(line.sku, held=-line.quantity) for line in lines]
         case StockCommitted(lines=lines):
             return [StockMove(line.sku, on_hand=-line.quantity, held=-line.quantity)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Self
 
-from inventory.events import StockReleased, StockReserved
+from inventory.events import ReservationExpired, StockReleased, StockReserved
 from orders.events import (
     ConfirmationEmailSent,
     OrderCancelled,
@@ -48,10 +48,11 @@ class Fact(StrEnum):
 
 
 # Which participant event makes which fact hold, or undoes it (a later event of the same
-# participant's stream wins: a hold released and then re-requested holds again).
+# participant's stream wins: a hold expired and then re-requested holds again).
 FACT_EVENTS: dict[type[DomainEvent], tuple[str, Fact]] = {
     StockReserved: ("stock", Fact.HOLDS),
     StockReleased: ("stock", Fact.UNDONE),
+    ReservationExpired: ("stock", Fact.UNDONE),  # no failure, but nothing held to confirm on
     PaymentCaptured: ("payment", Fact.HOLDS),
     PaymentRefunded: ("payment", Fact.UNDONE),
     ShipmentBooked: ("shipment", Fact.HOLDS),

@@ -174,7 +174,9 @@ class _Decision:
             return
         expires = obs.hold_expires_at
         missing = reservation == "none" and saga.stock != desired.Stock.NONE
-        expired = reservation == "held" and expires is not None and expires <= self.now
+        # Expired by the job (its units back in stock), or past its time and not yet expired.
+        expired = reservation == "expired" or (
+            reservation == "held" and expires is not None and expires <= self.now)
         if missing or expired:
             self.correct("rerequest_hold", "the order is going forward but its hold is "
                          f"{'expired' if expired else 'missing'}; the hold is requested again",
@@ -264,7 +266,8 @@ def _judge(saga: OrderSaga, seen: desired.Observed, now: datetime, verdict: Verd
 def _settlement(saga: OrderSaga, obs: Observation, reason: str,
                 cancelled: bool) -> PaymentSettlementRequested:
     """Everything the payment needs to settle, as the saga knows it (each fact noted once)."""
-    held = obs.reservation_status in ("held", "committed", "released") or obs.own_charge is not None
+    held = (obs.reservation_status in ("held", "committed", "released", "expired")
+            or obs.own_charge is not None)
     return PaymentSettlementRequested(
         order_id=saga.order_id, reason=reason, amount=Decimal(saga.total),
         # Sealed as the order holds it; "" lets the gateway use its default token.

@@ -7,8 +7,10 @@ and the audit all ask this module; nothing else decides where an order should en
   net payment equal to its total and exactly one live shipment.
 - A cancelled order wants its hold released (or never to have held any), net payment 0 and no
   live shipment.
-- A pending order is heading for fulfilled, unless one of its steps has failed: then its
-  compensations are running and it is heading for cancelled.
+- A pending order is heading for fulfilled, unless one of its steps has failed (or its hold
+  was released, which the choreography answers by cancelling it): then its compensations are
+  running and it is heading for cancelled. A hold that expired is no failure: the order still
+  heads for fulfilled and its hold is asked for again.
 
 The confirmation e-mail is not a facet: it goes out last, after the pivot, and is the orders
 context's own once-only step (a customer without an address gets none); the saga records it.
@@ -41,7 +43,8 @@ class Stock(StrEnum):
     NONE = "none"
     HELD = "held"
     COMMITTED = "committed"
-    RELEASED = "released"
+    RELEASED = "released"  # a compensation: the order is going to cancelled
+    EXPIRED = "expired"  # the hold outlived its time: no failure, it is asked for again
 
 
 class Shipment(StrEnum):
@@ -104,7 +107,7 @@ def facets(seen: Observed) -> list[Facet]:
                   seen.shipment == Shipment.BOOKED and seen.live_shipments == 1),
         ]
     # Cancelled: undone, or never done, both agree with the intent.
-    stock_wanted = Stock.NONE if seen.stock == Stock.NONE else Stock.RELEASED
+    stock_wanted = seen.stock if seen.stock in (Stock.NONE, Stock.EXPIRED) else Stock.RELEASED
     shipment_wanted = Shipment.NONE if seen.shipment == Shipment.NONE else Shipment.CANCELLED
     return [
         _facet("order", seen.order_status, OrderStatus.CANCELLED),

@@ -98,9 +98,10 @@ def _shortfall(saga: OrderSaga, obs: Observation, correct: Correct) -> None:
 
 
 def _released_stock(obs: Observation, correct: Correct) -> None:
-    """The goods of a confirmed order are sold, yet inventory released them: a person decides
-    (ship from elsewhere, receive goods, or take them off the shelf count)."""
-    if obs.reservation_status != "released":
+    """The goods of a confirmed order are sold, yet inventory released them (or let the hold
+    expire before the commit): a person decides (ship from elsewhere, receive goods, or take
+    them off the shelf count)."""
+    if obs.reservation_status not in ("released", "expired"):
         return
     lines = ", ".join(f"{line.sku} x{line.quantity}" for line in _lines(obs))
     correct("restore_stock",

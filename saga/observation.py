@@ -35,6 +35,7 @@ STOCK_OF_RESERVATION = {
     "held": desired.Stock.HELD,
     "committed": desired.Stock.COMMITTED,
     "released": desired.Stock.RELEASED,
+    "expired": desired.Stock.EXPIRED,
 }
 
 

@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from common import sql
 from inventory.events import (
+    ReservationExpired,
     StockCommitted,
     StockReleased,
     StockReleaseRequested,
@@ -55,7 +56,7 @@ from shipping.events import (
 READ_MODELS = (OrderSaga,)
 FACT_EVENTS = (
     OrderPlaced, OrderConfirmed, OrderCancelled, ConfirmationEmailSent,
-    StockReserved, StockReservationFailed, StockReleased, StockCommitted,
+    StockReserved, StockReservationFailed, StockReleased, ReservationExpired, StockCommitted,
     PaymentCaptured, PaymentDeclined, PaymentRefunded, ExtraChargeRefunded,
     ShipmentBooked, ShipmentFailed, ShipmentCancelled,
 )
@@ -101,6 +102,14 @@ def fold(saga: OrderSaga, event: Any) -> None:
         case StockReleased():
             if saga.stock != desired.Stock.COMMITTED:
                 saga.stock = desired.Stock.RELEASED
+            if saga.order_status == OrderStatus.PENDING:
+                # A release is a compensation: the choreography cancels a pending order on it
+                # (orders.cancel_order), so the saga heads for cancelled too.
+                saga.step_failed = True
+                saga.reason = saga.reason or event.reason
+        case ReservationExpired():
+            if saga.stock != desired.Stock.COMMITTED:
+                saga.stock = desired.Stock.EXPIRED  # no failure: asked for again (steps.py)
         case StockCommitted():
             saga.stock = desired.Stock.COMMITTED
         case StockReservationFailed() | PaymentDeclined() | ShipmentFailed():
@@ -156,6 +165,9 @@ def refresh(saga: OrderSaga, at: datetime) -> None:
     saga.checks = 0
     saga.observed_gap = None
     saga.next_check_at = saga.step_deadline or at
+    if saga.stock == desired.Stock.EXPIRED and saga.current_step == "reserve_stock":
+        # No context reacts to an expired hold: only the reconciler's re-request moves it.
+        saga.next_check_at = at
 
 
 def new_saga(order_id: str, at: datetime) -> OrderSaga:

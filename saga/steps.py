@@ -24,8 +24,11 @@ def current_step(seen: Observed) -> str:
 
 
 def _forward_step(seen: Observed) -> str:
+    # An expired hold of an order going forward is asked for again, as the choreography leaves
+    # it (no context reacts to ReservationExpired; the reconciler re-requests the hold). A
+    # released one never gets here: a release is a compensation, the order heads for cancelled.
     if seen.stock == Stock.NONE or (
-        seen.stock == Stock.RELEASED and seen.order_status == OrderStatus.PENDING
+        seen.stock == Stock.EXPIRED and seen.order_status == OrderStatus.PENDING
     ):
         return "reserve_stock"
     if seen.charged <= 0:

@@ -5,7 +5,13 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from inventory.events import ReservedLine, StockReleased, StockReservationFailed, StockReserved
+from inventory.events import (
+    ReservationExpired,
+    ReservedLine,
+    StockReleased,
+    StockReservationFailed,
+    StockReserved,
+)
 from orders.events import OrderCancellationRequested, OrderViewRepairRequested
 from orders.models import OrderView
 from outbox.models import Delivery, Event
@@ -118,6 +124,21 @@ def test_released_stock_cancels_a_pending_order_with_the_release_reason(place):
 
     assert OrderView.objects.get(pk=order_id).reason == "payment declined"
     assert order_events(order_id) == ["orders.OrderPlaced", "orders.OrderCancelled"]
+
+
+def test_an_expired_hold_neither_cancels_nor_confirms_until_it_is_held_again(place):
+    order_id = place("alice")
+    publish(held(order_id), captured(order_id))
+    publish(ReservationExpired(order_id, (ReservedLine("SKU-1", 2),),
+                               "2030-01-01T00:00:00+00:00", "hold expired"))
+    publish(booked(order_id))
+    deliver_pending("orders.cancel_order")
+    deliver_pending("orders.advance_order")
+    assert status(order_id) == "pending", "no failure, but nothing held to confirm on"
+
+    publish(held(order_id))  # the hold asked for again
+    deliver_pending("orders.advance_order")
+    assert status(order_id) == "confirmed"
 
 
 def test_a_late_capture_does_not_confirm_a_cancelled_order(place, alice):

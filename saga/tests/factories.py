@@ -7,7 +7,13 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 
-from inventory.events import ReservedLine, StockCommitted, StockReleased, StockReserved
+from inventory.events import (
+    ReservationExpired,
+    ReservedLine,
+    StockCommitted,
+    StockReleased,
+    StockReserved,
+)
 from orders.events import (
     ConfirmationEmailSent,
     OrderCancelled,
@@ -70,6 +76,10 @@ class OrderHistory:
     def released(self, reason: str = "payment declined") -> StockReleased:
         return StockReleased(order_id=self.order_id, lines=(ReservedLine("SKU-1", 2),),
                              reason=reason)
+
+    def expired(self) -> ReservationExpired:
+        return ReservationExpired(order_id=self.order_id, lines=(ReservedLine("SKU-1", 2),),
+                                  expires_at="2030-01-01T00:00:00+00:00", reason="hold expired")
 
     def cancelled(self, reason: str = "payment declined") -> OrderCancelled:
         return OrderCancelled(order_id=self.order_id, reason=reason, requested_by="saga")

@@ -54,3 +54,13 @@ def test_two_live_shipments_are_not_one():
 
 def test_a_confirmed_order_is_never_heading_for_cancelled():
     assert desired.desired_outcome("confirmed", step_failed=True) == "fulfilled"
+
+
+def test_an_expired_hold_of_a_pending_order_is_asked_for_again():
+    order = seen(stock="expired", charged=Decimal("25.00"))
+    assert desired.desired_outcome(order.order_status, order.step_failed) == "fulfilled"
+    assert steps.current_step(order) == "reserve_stock"
+
+
+def test_an_expired_hold_of_a_cancelled_order_holds_nothing_to_undo():
+    assert desired.gap(seen(order_status="cancelled", stock="expired")) == 0

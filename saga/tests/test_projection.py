@@ -56,6 +56,27 @@ def test_a_declined_payment_turns_the_saga_to_compensating_until_it_is_cancelled
     assert (saga.state, saga.gap, saga.stock) == ("converged", 0, "released")
 
 
+def test_an_expired_hold_keeps_the_saga_going_forward_and_due_at_once():
+    order = OrderHistory()
+    order.record(order.placed(), order.reserved(), order.captured(), order.expired())
+    saga = saga_of(order)
+    assert (saga.state, saga.desired_outcome, saga.stock, saga.current_step) == (
+        "running", "fulfilled", "expired", "reserve_stock")
+    assert not saga.step_failed and saga.reason == ""
+    assert saga.next_check_at == saga.last_event_at, "the reconciler's turn: nothing else acts"
+    order.record(order.reserved())
+    assert (saga_of(order).stock, saga_of(order).current_step) == ("held", "book_shipment")
+
+
+def test_a_release_under_a_pending_order_heads_the_saga_for_cancelled():
+    # The choreography cancels a pending order on any StockReleased; the step model agrees.
+    order = OrderHistory()
+    order.record(order.placed(), order.reserved(), order.released("could not charge in time"))
+    saga = saga_of(order)
+    assert (saga.desired_outcome, saga.current_step, saga.reason) == (
+        "cancelled", "cancel_order", "could not charge in time")
+
+
 def test_a_capture_after_the_cancel_reopens_the_saga_until_it_is_refunded():
     order = OrderHistory()
     order.record(order.placed(), order.reserved(), order.cancelled("cancelled by customer"),
