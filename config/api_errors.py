@@ -5,7 +5,9 @@ Every error body is a JSON object with a stable machine-readable `code` (DRF's c
 `invalid`, `parse_error`, `not_authenticated`, `authentication_failed`, `permission_denied`,
 `not_found`, `method_not_allowed`, `not_acceptable`, `unsupported_media_type`, `throttled`; the
 project's: `request_too_large`, `length_required`, `conflict`, `order_confirmed`,
-`idempotency_key_in_progress`, `idempotency_key_reused`, `product_exists`,
+`idempotency_key_in_progress`, `idempotency_key_reused`, `product_exists`, the operator's
+(saga/api.py: `converged`, `past_the_pivot`, `does_not_apply`, `stale_proposal`,
+`not_proposed`, `self_approval`),
 `database_unavailable`, `server_error`) and a human `detail`. An invalid request (`invalid`,
 a 400) keeps its field-level messages beside them, `{field: [message, ...]}` as DRF writes
 them (nested for nested fields), so a client sees which field is wrong and why; no field of the
