@@ -17,8 +17,9 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 
 def _whole_number(text: str) -> bool:
@@ -80,3 +81,30 @@ class StrictPageNumberPagination(PageNumberPagination):
                 parameter["schema"]["minimum"] = 1
         return _bounded(parameters, self.page_size_query_param,
                         self.max_page_size or self.page_size)
+
+
+class PagesByRole(BasePagination):
+    """Numbered pages (with `count`) for a customer's own list; cursor pages for staff, whose
+    list spans the whole table. The document offers both shapes (`anyOf`)."""
+
+    numbered: type[StrictPageNumberPagination] = StrictPageNumberPagination
+    cursor: type[StrictCursorPagination] = StrictCursorPagination
+
+    def paginate_queryset(self, queryset: Any, request: Request,
+                          view: Any = None) -> list[Any] | None:
+        self.pages = self.cursor() if request.user.is_staff else self.numbered()
+        return self.pages.paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return self.pages.get_paginated_response(data)
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"anyOf": [self.numbered().get_paginated_response_schema(schema),
+                          self.cursor().get_paginated_response_schema(schema)]}
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: dict[str, dict[str, Any]] = {}
+        for pages in (self.numbered(), self.cursor()):
+            for parameter in pages.get_schema_operation_parameters(view):
+                parameters.setdefault(parameter["name"], parameter)
+        return list(parameters.values())

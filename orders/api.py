@@ -24,7 +24,7 @@ from rest_framework.throttling import UserRateThrottle
 
 from config.api_errors import Conflict, Unprocessable, error_response, field_errors, refusal
 from config.filtering import StrictFilterSet
-from config.pagination import StrictCursorPagination, StrictPageNumberPagination
+from config.pagination import PagesByRole, StrictCursorPagination, StrictPageNumberPagination
 from orders import idempotency, services
 from orders.domain import OrderAlreadyConfirmed, OrderRuleBroken, OrderStatus
 from orders.events import ShippingAddress
@@ -61,6 +61,11 @@ class StaffOrderPagination(StrictCursorPagination):
     """Staff list every order: cursor pages, which never count the whole table."""
 
     ordering = ("-created_at", "-id")
+
+
+class OrderPages(PagesByRole):
+    numbered = OrderPagination
+    cursor = StaffOrderPagination
 
 
 class OrderFilter(StrictFilterSet):
@@ -119,7 +124,7 @@ LOCATION = OpenApiParameter(
 )
 class OrderViewSet(viewsets.GenericViewSet):
     serializer_class = OrderSerializer
-    pagination_class = OrderPagination
+    pagination_class = OrderPages
     filter_backends = [filters.DjangoFilterBackend]
     filterset_class = OrderFilter
     lookup_value_regex = "[^/]+"  # malformed ids reach the view and get a JSON 404
@@ -145,13 +150,6 @@ class OrderViewSet(viewsets.GenericViewSet):
         if order is None:
             raise NotFound("No such order.")
         return order
-
-    @property
-    def paginator(self) -> StrictPageNumberPagination | StrictCursorPagination:
-        if not hasattr(self, "_paginator"):
-            staff = self.request is not None and self.request.user.is_staff
-            self._paginator = StaffOrderPagination() if staff else OrderPagination()
-        return self._paginator
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
