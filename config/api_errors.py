@@ -31,7 +31,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.exceptions import (
@@ -111,6 +112,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(body, status=status_code, headers=headers)
     response.data = error_body(exc)
     return response
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """An /api/ path no route matches (e.g. `/api/sagas/x/corrections/not-a-number/approve/`)
+    answers in the API's shape; any other path gets Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "detail": "No such endpoint."}, status=404)
+    return page_not_found(request, exception)
 
 
 class RequestRefusedSerializer(serializers.Serializer):

@@ -84,3 +84,8 @@ def test_throttled_placement_is_a_429(alice, catalogue):
         before = written()
         assert_refusal(alice.post("/api/orders/", order_body(), format="json"), 429, "throttled")
         assert written() == before
+
+
+def test_an_api_path_no_route_matches_is_a_json_not_found(alice):
+    response = alice.post("/api/sagas/x/corrections/not-a-number/approve/")
+    assert_refusal(response, 404, "not_found")
