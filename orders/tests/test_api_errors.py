@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.test import override_settings
 
 from config.api_errors import INVALID_DETAIL
@@ -53,7 +54,8 @@ def test_a_method_the_endpoint_lacks_is_method_not_allowed(alice):
     assert_refusal(alice.delete("/api/orders/"), 405, "method_not_allowed")
 
 
-def test_a_taken_sku_is_a_409_naming_the_field(client_for, catalogue):
+def test_a_taken_sku_is_a_409_naming_the_field(client_for, users, catalogue):
+    users["staff"].user_permissions.add(Permission.objects.get(codename="add_product"))
     response = client_for("staff").post(
         "/api/products/", {"sku": "SKU-1", "name": "Again", "price": "1.00"}, format="json")
     assert_refusal(response, 409, "product_exists")
