@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.auth import TokenAuthentication
 from rest_framework import serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from accounts.throttles import AccountSignInRateThrottle, SignInRateThrottle
 from accounts.tokens import issue_token
-from config.api_errors import error_response
+from config.api_errors import error_response, field_errors
 
 
 class Credentials(AuthTokenSerializer):
@@ -72,10 +72,8 @@ class AuthToken(APIView):
         auth=[],
         responses={
             200: ISSUED,
-            400: OpenApiResponse(
-                description="Wrong credentials or invalid fields: `{field: [messages]}`.",
-                examples=[OpenApiExample("wrong password", value={
-                    "non_field_errors": ["Unable to log in with provided credentials."]})]),
+            400: field_errors("Wrong credentials or invalid fields (`invalid`).", {
+                "non_field_errors": ["Unable to log in with provided credentials."]}),
             **error_response(411, 413, 415, 429),
         },
         tags=["auth"],

@@ -1,13 +1,13 @@
 """What the REST API accepts as a request body, for every endpoint: JSON only (anything else is a
 415), at most `DATA_UPLOAD_MAX_MEMORY_SIZE` bytes (64 KiB; a 413), nested at most
 `MAX_JSON_DEPTH` levels, and sent with a length (a chunked body is a 411). Each refusal is a
-JSON `{"detail": ...}` with a clear message, never a 500 or an HTML page.
+JSON `{"code", "detail"}` with a clear message, never a 500 or an HTML page.
 
 DRF's own JSONParser reads `request.body`, where Django raises `RequestDataTooBig` (a 400
 page, not JSON), and a deeply nested document can raise `RecursionError` (a 500). The parser
 here reads at most the limit and turns every malformed document into a 400 with a message.
 `RequestLimitsMiddleware` refuses an oversized, chunked or non-JSON body before any view runs,
-and `api_exception_handler` answers Django's own size errors in JSON should anything read the
+and config/api_errors.py answers Django's own size errors in JSON should anything read the
 body.
 """
 
@@ -18,16 +18,12 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
-from rest_framework.response import Response
 from rest_framework.utils.json import strict_constant
-
-from config import server_errors
 
 # Far deeper than any document of the API (an order is 3 levels), far shallower than the
 # recursion limit.
@@ -109,24 +105,6 @@ class BoundedJSONParser(BaseParser):
         return document
 
 
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus Django's own request-size errors answered as JSON, and anything DRF
-    leaves unanswered (an unreachable database, a bug) answered by config/server_errors.py."""
-    # Imported here: rest_framework.views reads DEFAULT_PARSER_CLASSES, which names this module.
-    from rest_framework.views import exception_handler, set_rollback
-
-    if isinstance(exc, RequestDataTooBig):
-        exc = RequestTooLarge(body_limit())
-    elif isinstance(exc, TooManyFieldsSent):
-        exc = ParseError(str(exc) or "Too many fields.")
-    response = exception_handler(exc, context)
-    if response is None:
-        status_code, body, headers = server_errors.answer_for(exc)
-        set_rollback()
-        response = Response(body, status=status_code, headers=headers)
-    return response
-
-
 def unsupported_message(content_type: str) -> str:
     return f'Unsupported media type "{content_type}" in request.'  # DRF's words
 
@@ -150,13 +128,15 @@ class RequestLimitsMiddleware:
     def refusal(request: HttpRequest) -> JsonResponse | None:
         limit, length = body_limit(), _declared_length(request.META)
         if length > limit:
-            return JsonResponse({"detail": too_large_message(limit)},
+            return JsonResponse({"code": RequestTooLarge.default_code,
+                                 "detail": too_large_message(limit)},
                                 status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         if _chunked_without_length(request.META):
-            return JsonResponse({"detail": LENGTH_REQUIRED},
+            return JsonResponse({"code": "length_required", "detail": LENGTH_REQUIRED},
                                 status=status.HTTP_411_LENGTH_REQUIRED)
         if length and request.content_type != BoundedJSONParser.media_type:
             content_type = request.META.get("CONTENT_TYPE", "")
-            return JsonResponse({"detail": unsupported_message(content_type)},
+            return JsonResponse({"code": UnsupportedMediaType.default_code,
+                                 "detail": unsupported_message(content_type)},
                                 status=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
         return None

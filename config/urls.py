@@ -9,6 +9,7 @@ from saga.metrics import metrics_view
 
 # With DEBUG off, an exception outside any view is answered in JSON too.
 handler500 = "config.server_errors.handler500"
+handler404 = "config.api_errors.handler404"
 
 urlpatterns = [
     # Before the admin's own URLs: its login form with the POSTs throttled per address.

@@ -5,29 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import F, QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api_errors import Conflict, RequestRefusedSerializer, field_errors, refusal
 from inventory import domain, services
 from inventory.models import Product, Stock
 from inventory.serializers import (
-    CatalogueErrorSerializer,
     CatalogueItemSerializer,
     NewProductSerializer,
     ReceiveGoodsSerializer,
     StockSerializer,
 )
 
-UNAUTHENTICATED = OpenApiResponse(CatalogueErrorSerializer, description="No or bad credentials.")
-FORBIDDEN = OpenApiResponse(CatalogueErrorSerializer,
-                            description="Signed in, but without the permission to write.")
-INVALID = OpenApiResponse(
-    description="Malformed JSON (`detail`) or invalid fields: `{field: [messages]}`."
-)
+UNAUTHENTICATED = refusal("No or bad credentials.", "not_authenticated",
+                          "Authentication credentials were not provided.")
+FORBIDDEN = refusal("Signed in, but without the permission to write.", "permission_denied",
+                    "You do not have permission to perform this action.")
+INVALID = field_errors("Malformed JSON (`parse_error`) or invalid fields (`invalid`).",
+                       {"price": ["Ensure that there are no more than 2 decimal places."]})
 
 
 class CatalogueWrite(BasePermission):
@@ -78,7 +79,10 @@ class ProductList(generics.ListCreateAPIView):
             400: INVALID,
             401: UNAUTHENTICATED,
             403: FORBIDDEN,
-            409: OpenApiResponse(description='The sku exists already: `{"sku": [message]}`.'),
+            409: OpenApiResponse(RequestRefusedSerializer, description="The sku exists already.",
+                                 examples=[OpenApiExample("sku taken", value={
+                                     "code": "product_exists", "detail": "SKU-1 exists already",
+                                     "sku": ["SKU-1 exists already"]})]),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -89,9 +93,9 @@ class ProductList(generics.ListCreateAPIView):
             product = services.add_product(data["sku"], data["name"], data["price"],
                                            actor=_actor(request))
         except domain.ProductAlreadyExists as exc:
-            return Response({"sku": [str(exc)]}, status=status.HTTP_409_CONFLICT)
+            raise Conflict({"sku": [str(exc)]}, code="product_exists") from None
         except domain.InvalidProduct as exc:
-            return Response({"non_field_errors": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+            raise ValidationError({"non_field_errors": [str(exc)]}) from None
         product.available = 0
         return Response(CatalogueItemSerializer(product).data, status=status.HTTP_201_CREATED)
 
@@ -110,20 +114,20 @@ class ReceiveGoods(APIView):
             400: INVALID,
             401: UNAUTHENTICATED,
             403: FORBIDDEN,
-            404: OpenApiResponse(CatalogueErrorSerializer, description="No product has this sku."),
+            404: refusal("No product has this sku.", "not_found", "unknown product: SKU-404"),
         },
     )
     def post(self, request: Request, sku: str) -> Response:
         if not Product.objects.filter(sku=sku).exists():
-            return _unknown(sku)
+            raise _unknown(sku)
         incoming = ReceiveGoodsSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         try:
             services.receive_goods(sku, incoming.validated_data["quantity"], actor=_actor(request))
         except domain.UnknownProduct:
-            return _unknown(sku)
+            raise _unknown(sku) from None
         return Response(StockSerializer(Stock.objects.get(sku=sku)).data)
 
 
-def _unknown(sku: str) -> Response:
-    return Response({"detail": f"unknown product: {sku}"}, status=status.HTTP_404_NOT_FOUND)
+def _unknown(sku: str) -> NotFound:
+    return NotFound(f"unknown product: {sku}")

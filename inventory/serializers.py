@@ -76,9 +76,3 @@ class StockSerializer(serializers.Serializer):
     on_hand = serializers.IntegerField(read_only=True)
     held = serializers.IntegerField(read_only=True)
     available = serializers.IntegerField(read_only=True)
-
-
-class CatalogueErrorSerializer(serializers.Serializer):
-    """An error that concerns the request as a whole."""
-
-    detail = serializers.CharField()

@@ -7,9 +7,8 @@ from typing import Any
 
 from django.db import transaction
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
+from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
-    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
@@ -23,13 +22,14 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 
-from config.pagination import StrictPageNumberPagination
+from config.api_errors import Conflict, Unprocessable, error_response, field_errors, refusal
+from config.filtering import StrictFilterSet
+from config.pagination import PagesByRole, StrictCursorPagination, StrictPageNumberPagination
 from orders import idempotency, services
 from orders.domain import OrderAlreadyConfirmed, OrderRuleBroken, OrderStatus
 from orders.events import ShippingAddress
 from orders.models import OrderView
 from orders.serializers import (
-    ErrorSerializer,
     OrderDetailSerializer,
     OrderSerializer,
     PlaceOrderSerializer,
@@ -51,27 +51,47 @@ class PlaceOrderThrottle(UserRateThrottle):
 
 
 class OrderPagination(StrictPageNumberPagination):
+    """A customer's own orders: few, so numbered pages with a count."""
+
     page_size_query_param = "page_size"
     max_page_size = 100
 
 
-def _error(description: str, example: str) -> OpenApiResponse:
-    return OpenApiResponse(
-        ErrorSerializer, description=description,
-        examples=[OpenApiExample(description, value={"detail": example})],
+class StaffOrderPagination(StrictCursorPagination):
+    """Staff list every order: cursor pages, which never count the whole table."""
+
+    ordering = ("-created_at", "-id")
+
+
+class OrderPages(PagesByRole):
+    numbered = OrderPagination
+    cursor = StaffOrderPagination
+
+
+class OrderFilter(StrictFilterSet):
+    status = filters.ChoiceFilter(
+        choices=OrderView.Status.choices,
+        error_messages={"invalid_choice": "%(value)r is not a status; use "
+                        + ", ".join(s.value for s in OrderStatus) + "."},
+        help_text="Only orders in this status (any other value is a 400).",
     )
 
+    class Meta:
+        model = OrderView
+        fields = ["status"]
 
-FIELD_ERRORS = OpenApiResponse(
-    OpenApiTypes.OBJECT,
-    description="Invalid input: messages per field (nothing was written).",
-    examples=[OpenApiExample("unknown sku and bad quantity", value={
-        "lines": [{"sku": ["Unknown sku 'SKU-404'."]}, {"quantity": ["Must be a JSON integer."]}],
-        "shipping_address": {"country": ["'XX' is not an ISO 3166-1 alpha-2 code."]},
-    })],
+
+FIELD_ERRORS = field_errors(
+    "Invalid input: messages per field (nothing was written).",
+    {"lines": [{"sku": ["Unknown sku 'SKU-404'."]}, {"quantity": ["Must be a JSON integer."]}],
+     "shipping_address": {"country": ["'XX' is not an ISO 3166-1 alpha-2 code."]}},
 )
-UNAUTHENTICATED = _error("Not authenticated", "Authentication credentials were not provided.")
-NOT_FOUND = _error("No such order (or another customer's)", "No such order.")
+UNAUTHENTICATED = refusal("Not authenticated", "not_authenticated",
+                          "Authentication credentials were not provided.")
+NOT_FOUND = refusal("No such order (or another customer's)", "not_found", "No such order.")
+KEY_IN_PROGRESS = "A request with this Idempotency-Key is in progress; retry."
+KEY_REUSED = "This Idempotency-Key was used with a different request body."
+ORDER_CONFIRMED = "The order is confirmed and can no longer be cancelled."
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
     description="Optional, per customer, remembered for at least 24 hours. Repeating it with "
@@ -82,18 +102,20 @@ LOCATION = OpenApiParameter(
     "Location", str, OpenApiParameter.HEADER, response=[202],
     description="The URL of the new order.",
 )
-STATUS_FILTER = OpenApiParameter(
-    "status", str, OpenApiParameter.QUERY, enum=[s.value for s in OrderStatus],
-    description="Only orders in this status (any other value is a 400).",
-)
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="The caller's orders (staff: every order), newest first",
-        parameters=[STATUS_FILTER],
-        responses={200: OrderSerializer(many=True), 400: FIELD_ERRORS, 401: UNAUTHENTICATED,
-                   404: _error("Page out of range", "Invalid page.")},
+        description="A customer's own orders come in numbered pages (`?page=`, with `count`); "
+        "staff, who see every order, get cursor pages (`?cursor=` from the `next` and "
+        "`previous` links, no `count`).",
+        responses={200: OrderSerializer(many=True),
+                   400: field_errors("A filter or page size is invalid (the field says which).",
+                                     {"status": ["'shipped' is not a status; use pending, "
+                                                 "confirmed, cancelled."]}),
+                   401: UNAUTHENTICATED,
+                   404: refusal("Page or cursor out of range", "not_found", "Invalid page.")},
     ),
     retrieve=extend_schema(
         summary="One order: status, reason, lines, total, timestamps and its saga",
@@ -102,7 +124,9 @@ STATUS_FILTER = OpenApiParameter(
 )
 class OrderViewSet(viewsets.GenericViewSet):
     serializer_class = OrderSerializer
-    pagination_class = OrderPagination
+    pagination_class = OrderPages
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = OrderFilter
     lookup_value_regex = "[^/]+"  # malformed ids reach the view and get a JSON 404
 
     def get_queryset(self) -> Any:
@@ -128,14 +152,7 @@ class OrderViewSet(viewsets.GenericViewSet):
         return order
 
     def list(self, request: Request) -> Response:
-        orders = self.get_queryset()
-        wanted = request.query_params.get("status")
-        if wanted is not None:  # `?status=` (empty) is refused, not read as "any"
-            if wanted not in OrderStatus._value2member_map_:
-                choices = ", ".join(s.value for s in OrderStatus)
-                raise ValidationError({"status": [f"{wanted!r} is not a status; use {choices}."]})
-            orders = orders.filter(status=wanted)
-        page = self.paginate_queryset(orders)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(OrderSerializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -153,15 +170,11 @@ class OrderViewSet(viewsets.GenericViewSet):
             202: OrderSerializer,
             400: FIELD_ERRORS,
             401: UNAUTHENTICATED,
-            411: _error("Chunked body without a length",
-                        "Send the request body with a Content-Length header (not chunked)."),
-            413: _error("Body larger than 64 KiB", "The request body exceeds 65536 bytes."),
-            415: _error("Not JSON", 'Unsupported media type "text/plain" in request.'),
-            409: _error("Idempotency-Key raced and its first answer is gone",
-                        "A request with this Idempotency-Key is in progress; retry."),
-            422: _error("Idempotency-Key reused with another body",
-                        "This Idempotency-Key was used with a different request body."),
-            429: _error("Too many placements", "Request was throttled."),
+            **error_response(411, 413, 415, 429),
+            409: refusal("Idempotency-Key raced and its first answer is gone",
+                         "idempotency_key_in_progress", KEY_IN_PROGRESS),
+            422: refusal("Idempotency-Key reused with another body", "idempotency_key_reused",
+                         KEY_REUSED),
         },
     )
     def create(self, request: Request) -> Response:
@@ -182,8 +195,7 @@ class OrderViewSet(viewsets.GenericViewSet):
         except idempotency.KeyTaken:
             answer = idempotency.recall(request.user, key or "")
             if answer is None:  # the winner's answer vanished (pruned): let the client retry
-                return Response({"detail": "A request with this Idempotency-Key is in "
-                                 "progress; retry."}, status=status.HTTP_409_CONFLICT)
+                raise Conflict(KEY_IN_PROGRESS, code="idempotency_key_in_progress") from None
             return self._replay(answer, fingerprint)
         return Response(answer.body, status=answer.status_code,
                         headers={"Location": answer.location})
@@ -216,10 +228,7 @@ class OrderViewSet(viewsets.GenericViewSet):
 
     def _replay(self, answer: idempotency.Answer, fingerprint: str) -> Response:
         if answer.fingerprint != fingerprint:
-            return Response(
-                {"detail": "This Idempotency-Key was used with a different request body."},
-                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
-            )
+            raise Unprocessable(KEY_REUSED, code="idempotency_key_reused")
         return Response(answer.body, status=answer.status_code,
                         headers={"Location": answer.location, "Idempotent-Replayed": "true"})
 
@@ -233,12 +242,11 @@ class OrderViewSet(viewsets.GenericViewSet):
             202: OpenApiResponse(OrderSerializer, description="Cancelled; compensations run."),
             200: OpenApiResponse(OrderSerializer, description="Already cancelled; no change."),
             401: UNAUTHENTICATED,
-            403: _error("Staff without the permission to cancel orders",
-                        "Cancelling another customer's order takes the "
-                        "'orders.cancel_order' permission."),
+            403: refusal("Staff without the permission to cancel orders", "permission_denied",
+                         "Cancelling another customer's order takes the "
+                         "'orders.cancel_order' permission."),
             404: NOT_FOUND,
-            409: _error("Confirmed: past the pivot",
-                        "The order is confirmed and can no longer be cancelled."),
+            409: refusal("Confirmed: past the pivot", "order_confirmed", ORDER_CONFIRMED),
         },
     )
     @action(detail=True, methods=["post"])
@@ -258,8 +266,7 @@ class OrderViewSet(viewsets.GenericViewSet):
                 else f"operator:{request.user.get_username()}",
             )
         except OrderAlreadyConfirmed:
-            return Response({"detail": "The order is confirmed and can no longer be cancelled."},
-                            status=status.HTTP_409_CONFLICT)
+            raise Conflict(ORDER_CONFIRMED, code="order_confirmed") from None
         except services.OrderNotFound:
             raise NotFound("No such order.") from None
         order.refresh_from_db()

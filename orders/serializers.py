@@ -208,7 +208,3 @@ class OrderDetailSerializer(OrderSerializer):
     @extend_schema_field(SagaBlockSerializer(allow_null=True))
     def get_saga(self, order: OrderView) -> dict[str, Any] | None:
         return _saga_block(order) if _saga_block is not None else None
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()

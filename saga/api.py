@@ -10,15 +10,18 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api_errors import Conflict, error_response, field_errors, refusal
+from config.filtering import StrictFilterSet, WholeNumberFilter
+from config.pagination import StrictCursorPagination
 from saga import approvals, services
 from saga.models import OrderSaga, ReconciliationAction
 from saga.proposals import ProposalSerializer
@@ -26,55 +29,57 @@ from saga.serializers import (
     ActionSerializer,
     NoteSerializer,
     OptionalNoteSerializer,
-    SagaFilterSerializer,
     SagaSerializer,
 )
 
+TEN_YEARS = 10 * 365 * 86400
+
+
+class SagaFilter(StrictFilterSet):
+    """`?state=&min_gap=&older_than=`; a bad value is a 400 naming the field."""
+
+    state = filters.ChoiceFilter(choices=OrderSaga.State.choices)
+    min_gap = WholeNumberFilter(field_name="gap", lookup_expr="gte", min_value=0,
+                                max_value=100, help_text="only sagas with gap >= this")
+    older_than = WholeNumberFilter(method="started_before", min_value=0, max_value=TEN_YEARS,
+                                   help_text="only sagas started more than this many "
+                                   "seconds ago")
+
+    class Meta:
+        model = OrderSaga
+        fields = ["state", "min_gap", "older_than"]
+
+    def started_before(self, sagas: QuerySet[OrderSaga], name: str,
+                       seconds: int) -> QuerySet[OrderSaga]:
+        return sagas.filter(started_at__lt=timezone.now() - timedelta(seconds=seconds))
+
+
+class SagaPagination(StrictCursorPagination):
+    ordering = ("-started_at", "order_id")
+
 
 @extend_schema(
-    parameters=[
-        OpenApiParameter("state", OpenApiTypes.STR, enum=OrderSaga.State.values),
-        OpenApiParameter("min_gap", OpenApiTypes.INT, description="only sagas with gap >= this"),
-        OpenApiParameter("older_than", OpenApiTypes.INT,
-                         description="only sagas started more than this many seconds ago"),
-    ],
     responses={
         200: SagaSerializer(many=True),
-        400: OpenApiResponse(description="a filter value is invalid (the field says which)"),
-        401: OpenApiResponse(description="no credentials"),
-        403: OpenApiResponse(description="not staff"),
+        400: field_errors("a filter value is invalid (the field says which)",
+                          {"state": ["Select a valid choice. asleep is not one of the "
+                                     "available choices."]}),
+        **error_response(401),
+        403: refusal("not staff", "permission_denied",
+                     "You do not have permission to perform this action."),
+        404: refusal("a cursor the API did not issue", "not_found", "Invalid cursor"),
     },
 )
 class SagaList(generics.ListAPIView):
-    """Staff: every saga's coordination state, newest first, filterable by state, gap, age."""
+    """Staff: every saga's coordination state, newest first, a cursor page at a time,
+    filterable by state, gap, age."""
 
     serializer_class = SagaSerializer
     permission_classes = [IsAdminUser]
-
-    def get_queryset(self) -> QuerySet[OrderSaga]:
-        # A plain dict, not the QueryDict: DRF reads an empty optional form value as absent, so
-        # `?min_gap=` would filter nothing instead of being refused.
-        query = SagaFilterSerializer(data=self.request.query_params.dict())
-        if not query.is_valid():
-            raise ValidationError(query.errors)
-        filters = query.validated_data
-        sagas = OrderSaga.objects.order_by("-started_at", "order_id")
-        if "state" in filters:
-            sagas = sagas.filter(state=filters["state"])
-        if "min_gap" in filters:
-            sagas = sagas.filter(gap__gte=filters["min_gap"])
-        if "older_than" in filters:
-            sagas = sagas.filter(
-                started_at__lt=timezone.now() - timedelta(seconds=filters["older_than"]))
-        return sagas
-
-
-class Conflict(APIException):
-    """The saga's state does not allow the action (converged, past the pivot, stale...)."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "the saga's state does not allow this"
-    default_code = "conflict"
+    pagination_class = SagaPagination
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = SagaFilter
+    queryset = OrderSaga.objects.all()
 
 
 class HasOperatorPermission(BasePermission):
@@ -89,12 +94,15 @@ class HasOperatorPermission(BasePermission):
 
 OPERATE, CANCEL, DECIDE = "saga.operate_saga", "saga.cancel_saga_order", "saga.decide_correction"
 _ERRORS = {
-    400: OpenApiResponse(description="invalid input (the field says which)"),
-    401: OpenApiResponse(description="no credentials"),
-    403: OpenApiResponse(description="not staff, or without the action's permission"),
-    404: OpenApiResponse(description="no saga (or correction) with this id"),
-    409: OpenApiResponse(description="the saga's state does not allow it (converged, past the "
-                         "pivot, the correction no longer applies); `detail` says why"),
+    400: field_errors("invalid input (the field says which)",
+                      {"note": ["This field is required."]}),
+    **error_response(401),
+    403: refusal("not staff, or without the action's permission", "permission_denied",
+                 "you are staff but lack the permission for this action"),
+    404: refusal("no saga (or correction) with this id", "not_found", "Not found."),
+    409: refusal("the saga's state does not allow it; `code` says why: `converged`, "
+                 "`past_the_pivot`, `does_not_apply`, `stale_proposal`, `not_proposed`",
+                 "past_the_pivot", "the order is confirmed: past the pivot"),
 }
 
 

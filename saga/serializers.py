@@ -98,15 +98,6 @@ class SagaSerializer(serializers.ModelSerializer):
         return participants(saga)
 
 
-class SagaFilterSerializer(serializers.Serializer):
-    """The query parameters of `GET /api/sagas/`; a bad value is a 400 naming the field."""
-
-    state = serializers.ChoiceField(choices=OrderSaga.State.choices, required=False)
-    min_gap = serializers.IntegerField(min_value=0, max_value=100, required=False)
-    older_than = serializers.IntegerField(min_value=0, max_value=10 * 365 * 86400,
-                                          required=False, help_text="seconds since it started")
-
-
 class ActionSerializer(serializers.ModelSerializer):
     """One ReconciliationAction: what was done or proposed about a saga, by whom, and why."""
 

@@ -176,4 +176,5 @@ def test_an_accept_the_api_cannot_answer_is_a_406(send):
     response = send("POST", "/api/products/", "staff", json.dumps({"sku": "X"}),
                     HTTP_ACCEPT="application/xml")
     assert response.status_code == 406
-    assert response.json() == {"detail": "Could not satisfy the request Accept header."}
+    assert response.json() == {"code": "not_acceptable",
+                               "detail": "Could not satisfy the request Accept header."}

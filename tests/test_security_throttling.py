@@ -26,6 +26,7 @@ from django.test import Client
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from config.api_errors import INVALID_DETAIL
 from inventory import services as inventory
 from tests.conftest import ROOT, Proc, wait_for
 from tests.support.people import token_for
@@ -78,7 +79,8 @@ def test_signing_in_gives_a_new_token_and_wrong_credentials_a_400():
     assert sign_in(client, "s3cret-pass").json() != first.json()  # a new one each time
     wrong = sign_in(client, "guess")
     assert wrong.status_code == 400
-    assert wrong.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
+    assert wrong.json() == {"code": "invalid", "detail": INVALID_DETAIL,
+                            "non_field_errors": ["Unable to log in with provided credentials."]}
     stale = APIClient()
     stale.credentials(HTTP_AUTHORIZATION="Token not-a-token")
     assert sign_in(stale, "s3cret-pass").status_code == 200, "a stale header must not block"

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from config.api_errors import INVALID_DETAIL
 from inventory import services
 from inventory.models import Product
 from inventory.tests.facts import stock_of
@@ -135,7 +136,7 @@ def test_staff_receive_goods_which_become_available(staff, customer, catalogue):
 def test_goods_for_an_unknown_sku_are_not_found(staff, catalogue):
     response = receive(staff, "NOPE", {"quantity": 4})
     assert response.status_code == 404
-    assert response.json() == {"detail": "unknown product: NOPE"}
+    assert response.json() == {"code": "not_found", "detail": "unknown product: NOPE"}
     assert not Event.objects.filter(stream_id="NOPE").exists()
 
 
@@ -185,7 +186,8 @@ def test_a_bad_quantity_is_refused_with_a_field_message(staff, catalogue, quanti
 def test_a_missing_quantity_is_refused(staff, catalogue):
     response = receive(staff, "SKU-1", {})
     assert response.status_code == 400
-    assert response.json() == {"quantity": ["This field is required."]}
+    assert response.json() == {"code": "invalid", "detail": INVALID_DETAIL,
+                               "quantity": ["This field is required."]}
 
 
 @pytest.mark.parametrize("path", [PRODUCTS, f"{PRODUCTS}SKU-1/receive/"])

@@ -40,3 +40,20 @@ def test_the_saga_block_and_the_merge_rule_are_described(schema):
     components = schema["components"]["schemas"]
     assert "saga" in components["OrderDetail"]["properties"]
     assert "merged" in components["PlaceOrder"]["properties"]["lines"]["description"]
+
+
+def test_every_error_answer_documents_the_code_beside_the_detail(schema):
+    refused = schema["components"]["schemas"]["RequestRefused"]
+    assert refused["required"] == ["code", "detail"]
+    undocumented = []
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for status, answer in operation["responses"].items():
+                if status[0] not in "45":
+                    continue
+                content = answer.get("content", {}).get("application/json", {})
+                examples = [content["example"]] if "example" in content else [
+                    example["value"] for example in content.get("examples", {}).values()]
+                if not examples or not all({"code", "detail"} <= set(e) for e in examples):
+                    undocumented.append(f"{method.upper()} {path} {status}")
+    assert not undocumented
