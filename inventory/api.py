@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.db_conflicts import retry_on_conflict
 from inventory import domain, services
 from inventory.models import Product, Stock
 from inventory.serializers import (
@@ -76,6 +77,7 @@ class ProductList(generics.ListCreateAPIView):
             409: OpenApiResponse(description='The sku exists already: `{"sku": [message]}`.'),
         },
     )
+    @retry_on_conflict()
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incoming = NewProductSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -107,6 +109,7 @@ class ReceiveGoods(APIView):
             404: OpenApiResponse(CatalogueErrorSerializer, description="No product has this sku."),
         },
     )
+    @retry_on_conflict()
     def post(self, request: Request, sku: str) -> Response:
         if not Product.objects.filter(sku=sku).exists():
             return _unknown(sku)

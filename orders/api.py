@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 
+from common.db_conflicts import retry_on_conflict
 from config.pagination import StrictPageNumberPagination
 from orders import idempotency, services
 from orders.domain import OrderAlreadyConfirmed, OrderRuleBroken, OrderStatus
@@ -160,6 +161,7 @@ class OrderViewSet(viewsets.GenericViewSet):
             429: _error("Too many placements", "Request was throttled."),
         },
     )
+    @retry_on_conflict()
     def create(self, request: Request) -> Response:
         try:
             key = idempotency.key_from(request.headers)
@@ -238,6 +240,7 @@ class OrderViewSet(viewsets.GenericViewSet):
         },
     )
     @action(detail=True, methods=["post"])
+    @retry_on_conflict()
     def cancel(self, request: Request, pk: str) -> Response:
         order = self.get_object()
         by_customer = order.customer_id == request.user.pk

@@ -161,7 +161,9 @@ class SagaBlockSerializer(serializers.Serializer):
     current_step = serializers.CharField()
     attention_reason = serializers.CharField(allow_null=True)
     participants = ParticipantsSerializer()
-    timeline = TimelineEntrySerializer(many=True)
+    timeline = TimelineEntrySerializer(many=True, help_text="The newest SAGA_TIMELINE_LIMIT "
+                                       "(100) events, oldest first.")
+    timeline_truncated = serializers.BooleanField(help_text="Older events were left out.")
 
 
 class OrderSerializer(serializers.ModelSerializer):
