@@ -68,11 +68,12 @@ def write_one(saga: OrderSaga, fields: dict[str, Any]) -> None:
     OrderSaga.objects.filter(order_id=saga.order_id).update(**fields)
 
 
-def write_many(rows: list[tuple[OrderSaga, dict[str, Any]]]) -> None:
+def write_many(rows: list[tuple[OrderSaga, dict[str, Any]]]) -> set[str]:
     """One UPDATE for many sagas, each only if no event moved it since it was read (the
-    projection then has the newer word, and set its next check itself)."""
+    projection then has the newer word, and set its next check itself); returns the order ids
+    of the sagas written."""
     if not rows:
-        return
+        return set()
     names = list(COLUMNS)
     one = "(%s, %s::bigint, " + ", ".join(f"%s::{COLUMNS[n]}" for n in names) + ")"
     params: list[Any] = [[saga.order_id for saga, _ in rows]]
@@ -88,4 +89,6 @@ def write_many(rows: list[tuple[OrderSaga, dict[str, Any]]]) -> None:
             f" UPDATE saga_ordersaga AS s SET {sets} FROM (VALUES {', '.join([one] * len(rows))})"
             f" AS v(order_id, last_event_id, {', '.join(names)}), free"
             " WHERE s.order_id = v.order_id AND free.order_id = v.order_id"
-            " AND s.last_event_id IS NOT DISTINCT FROM v.last_event_id", params)
+            " AND s.last_event_id IS NOT DISTINCT FROM v.last_event_id RETURNING s.order_id",
+            params)
+        return {order_id for (order_id,) in cursor.fetchall()}

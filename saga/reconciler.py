@@ -142,7 +142,10 @@ def _reconcile(sagas: list[OrderSaga], now: datetime, *, dry_run: bool, actor: s
             flagged += [attention] if attention else []
     if quiet:
         with transaction.atomic():
-            bookkeeping.write_many(quiet)
+            written = bookkeeping.write_many(quiet)
+            # Only for rows this pass holds now: a row a worker holds would make the
+            # action's foreign key wait for it.
+            flagged = [a for a in flagged if a.saga_id in written]
             ReconciliationAction.objects.bulk_create(flagged)
         _alert(flagged, now)
     return report
