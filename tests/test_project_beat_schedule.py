@@ -45,6 +45,10 @@ def test_a_beat_restart_applies_a_changed_interval(start_beat):
 
     start_beat(OUTBOX_SWEEP_INTERVAL_SECONDS="3")
     wait_for(lambda: every(SWEEP) == 3, message="beat to write the 3 s sweep")
+    # Beat writes the entries one by one (the sweep first): wait for the last of them.
+    wait_for(lambda: PeriodicTask.objects.filter(
+        name__in=list(settings.CELERY_BEAT_SCHEDULE)).count() == len(
+        settings.CELERY_BEAT_SCHEDULE), message="beat to write every job")
     # Every job of the settings is scheduled, on the queue the settings give it.
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         task = PeriodicTask.objects.get(name=name)
