@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('saga', '0002_scrape_figures'),
+        ('saga', '0003_operator_actions'),
     ]
 
     operations = [
