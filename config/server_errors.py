@@ -21,6 +21,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
+from common.db_conflicts import ConflictPersisted, is_conflict
+
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
@@ -28,6 +30,8 @@ RETRY_AFTER_SECONDS = 5
 CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
 DATABASE_UNAVAILABLE = "The service is briefly unavailable (its database cannot be reached)."
 SERVER_ERROR = "A server error occurred."
+CONFLICT_RETRY_AFTER_SECONDS = 1
+CONFLICT = "The request lost a race for the same data with another one; retry it."
 
 
 def database_unreachable(exc: BaseException | None) -> bool:
@@ -38,6 +42,11 @@ def database_unreachable(exc: BaseException | None) -> bool:
 
 def answer_for(exc: BaseException | None) -> tuple[int, dict[str, str], dict[str, str]]:
     """(status, body, headers) for an exception nothing else answered; logs it."""
+    if isinstance(exc, ConflictPersisted) or is_conflict(exc):
+        # A lock race the view's retries did not win (or a view without them): not a bug.
+        log.warning("concurrency conflict: %s", str(exc).strip()[:200])
+        return (503, {"detail": CONFLICT, "code": "concurrency_conflict"},
+                {"Retry-After": str(CONFLICT_RETRY_AFTER_SECONDS)})
     if database_unreachable(exc):
         log.warning("database unreachable: %s: %s", type(exc).__name__, str(exc).strip()[:200])
         return (503, {"detail": DATABASE_UNAVAILABLE, "code": "database_unavailable"},

@@ -263,6 +263,12 @@ OUTBOX_BACKOFF_BASE_SECONDS = env.float("OUTBOX_BACKOFF_BASE_SECONDS", default=0
 OUTBOX_BACKOFF_CAP_SECONDS = env.float("OUTBOX_BACKOFF_CAP_SECONDS", default=300.0)
 OUTBOX_PRUNE_AFTER_DAYS = env.float("OUTBOX_PRUNE_AFTER_DAYS", default=7.0)
 OUTBOX_PRUNE_BATCH = env.int("OUTBOX_PRUNE_BATCH", default=5000)
+# Bounded growth (README, "Retention"): 0 turns a job off. The event store is kept whole
+# unless asked; the gateway's call log and decided reconciliation actions are not.
+EVENT_ARCHIVE_AFTER_DAYS = env.float("EVENT_ARCHIVE_AFTER_DAYS", default=0.0)
+GATEWAY_CALLS_KEEP_DAYS = env.float("GATEWAY_CALLS_KEEP_DAYS", default=30.0)
+RECONCILIATION_ACTIONS_KEEP_DAYS = env.float("RECONCILIATION_ACTIONS_KEEP_DAYS", default=90.0)
+RETENTION_BATCH = env.int("RETENTION_BATCH", default=1000)
 # "single": every handler on one queue; "per_context": a queue per bounded context.
 OUTBOX_QUEUE_MODE = env("OUTBOX_QUEUE_MODE", default="single")
 # Run the deliveries a handler's own events create in the same task (see outbox/relay.py).
@@ -319,6 +325,11 @@ SAGA_RECONCILE_BATCH = env.int("SAGA_RECONCILE_BATCH", default=200)
 # Capped exponential backoff between the reconciler's visits to one saga.
 SAGA_BACKOFF_BASE_SECONDS = env.float("SAGA_BACKOFF_BASE_SECONDS", default=5.0)
 SAGA_BACKOFF_CAP_SECONDS = env.float("SAGA_BACKOFF_CAP_SECONDS", default=300.0)
+# An order's `saga.timeline` shows its newest events, at most this many.
+SAGA_TIMELINE_LIMIT = env.int("SAGA_TIMELINE_LIMIT", default=100)
+# A saga that needs a person is revisited ever less often, up to this (6 hours).
+SAGA_ATTENTION_BACKOFF_CAP_SECONDS = env.float("SAGA_ATTENTION_BACKOFF_CAP_SECONDS",
+                                               default=21600.0)
 # Converged sagas are re-verified against the participants a page at a time.
 SAGA_VERIFY_INTERVAL_SECONDS = env.float("SAGA_VERIFY_INTERVAL_SECONDS", default=60.0)
 SAGA_VERIFY_BATCH = env.int("SAGA_VERIFY_BATCH", default=500)
@@ -349,6 +360,9 @@ CELERY_BEAT_SCHEDULE = {
     "outbox: prune done deliveries": _every("outbox.prune", 3600),
     "orders: forget old idempotency keys": _every("orders.forget_idempotency_keys", 3600),
     "inventory: expire holds": _every("inventory.expire_holds", INVENTORY_EXPIRY_INTERVAL_SECONDS),
+    "outbox: archive old events": _every("outbox.archive_events", 3600),
+    "payments: forget old gateway calls": _every("payments.forget_gateway_calls", 3600),
+    "saga: archive old reconciliation actions": _every("saga.archive_actions", 3600),
     "saga: reconcile drifted sagas": _every("saga.reconcile", SAGA_RECONCILE_INTERVAL_SECONDS),
     "saga: verify converged sagas": _every("saga.verify", SAGA_VERIFY_INTERVAL_SECONDS),
     "saga: sample convergence": _every("saga.sample_convergence", SAGA_SAMPLE_INTERVAL_SECONDS),

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.db_conflicts import retry_on_conflict
 from config.api_errors import Conflict, RequestRefusedSerializer, field_errors, refusal
 from inventory import domain, services
 from inventory.models import Product, Stock
@@ -85,6 +86,7 @@ class ProductList(generics.ListCreateAPIView):
                                      "sku": ["SKU-1 exists already"]})]),
         },
     )
+    @retry_on_conflict()
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incoming = NewProductSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -117,6 +119,7 @@ class ReceiveGoods(APIView):
             404: refusal("No product has this sku.", "not_found", "unknown product: SKU-404"),
         },
     )
+    @retry_on_conflict()
     def post(self, request: Request, sku: str) -> Response:
         if not Product.objects.filter(sku=sku).exists():
             raise _unknown(sku)

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 
+from common.db_conflicts import retry_on_conflict
 from config.api_errors import Conflict, Unprocessable, error_response, field_errors, refusal
 from config.filtering import StrictFilterSet
 from config.pagination import PagesByRole, StrictCursorPagination, StrictPageNumberPagination
@@ -177,6 +178,7 @@ class OrderViewSet(viewsets.GenericViewSet):
                          KEY_REUSED),
         },
     )
+    @retry_on_conflict()
     def create(self, request: Request) -> Response:
         try:
             key = idempotency.key_from(request.headers)
@@ -250,6 +252,7 @@ class OrderViewSet(viewsets.GenericViewSet):
         },
     )
     @action(detail=True, methods=["post"])
+    @retry_on_conflict()
     def cancel(self, request: Request, pk: str) -> Response:
         order = self.get_object()
         by_customer = order.customer_id == request.user.pk

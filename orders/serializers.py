@@ -183,7 +183,9 @@ class SagaBlockSerializer(serializers.Serializer):
     participants = ParticipantsSerializer()
     disagreements = DisagreementSerializer(
         many=True, help_text="never empty while gap > 0: the participants that explain it")
-    timeline = TimelineEntrySerializer(many=True)
+    timeline = TimelineEntrySerializer(many=True, help_text="The newest SAGA_TIMELINE_LIMIT "
+                                       "(100) events, oldest first.")
+    timeline_truncated = serializers.BooleanField(help_text="Older events were left out.")
 
 
 class OrderSerializer(serializers.ModelSerializer):

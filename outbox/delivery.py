@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import traceback
 from collections import deque
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.db_conflicts import conflict_sqlstate, jitter
 from common.message_context import message_context
 from common.sql import fetchall, fetchone
 from outbox import registry, relay
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # Deliveries one task may run through inline hops before it hands the rest to the broker.
 MAX_INLINE = 200
+# Runs of one delivery that lost a lock race, in a row, before the loss counts as an attempt.
+CONFLICT_RETRIES = 3
 
 
 class PermanentError(Exception):
@@ -159,6 +163,12 @@ def run_group(items: list[tuple[int, int | None]]) -> GroupRun:
             log.info("a group of %d deliveries rolled back (%s: %s); running them one by one",
                      len(items), type(exc).__name__, exc)
             return GroupRun(rolled_back=True)
+        if conflict_sqlstate(exc) is not None:
+            # A lock race with another transaction, no fault of the handler's: nothing is
+            # charged, the deliveries run again one by one (each holds one order's locks).
+            log.info("a group of %d deliveries lost a lock race (SQLSTATE %s); running them "
+                     "one by one", len(items), conflict_sqlstate(exc))
+            return GroupRun(rolled_back=True)
         delivery_id, attempts_seen, context = current
         return GroupRun(rolled_back=True, failed=(delivery_id, attempts_seen, exc, context))
     return GroupRun(ran=len(taken))
@@ -184,13 +194,26 @@ def _handle(handler: str, env: Envelope, context: dict[str, str]) -> None:
 
 
 def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> DeliveryResult:
-    """Run one delivery in its own transaction.
+    """Run one delivery in its own transaction; a transaction that loses a lock race
+    (deadlock, serialization failure) runs again at once, up to CONFLICT_RETRIES times, before
+    the loss is recorded as a failed attempt (retried with backoff like any transient error).
 
     `expected_attempts` is the attempt count the message was sent for: a message sent before
     a later attempt ran (a duplicate, a sweep that raced a retry, a broker redelivery) is
     stale and skipped, so a retry's backoff is honoured. The sweep and every retry send the
     current count, so the newest message always runs. None (an old message) skips no check.
     """
+    for retry in range(1, CONFLICT_RETRIES + 1):
+        result = _run_once(delivery_id, expected_attempts, last_try=retry == CONFLICT_RETRIES)
+        if result is not None:
+            return result
+        time.sleep(jitter(retry))
+    raise AssertionError("unreachable")
+
+
+def _run_once(delivery_id: int, expected_attempts: int | None,
+              *, last_try: bool) -> DeliveryResult | None:
+    """One run of `run_delivery`; None if it lost a lock race and may run again."""
     attempts_seen = expected_attempts
     context: dict[str, str] = {}
     try:
@@ -205,6 +228,10 @@ def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> Deli
             _handle(handler, env, context)
         return DeliveryResult.DONE
     except Exception as exc:
+        if not last_try and conflict_sqlstate(exc) is not None:
+            log.info("delivery %s lost a lock race (SQLSTATE %s); running it again",
+                     delivery_id, conflict_sqlstate(exc))
+            return None
         with message_context(**context):
             return record_failure(delivery_id, exc, attempts_seen)
 

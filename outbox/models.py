@@ -38,6 +38,30 @@ class Event(models.Model):
         return f"#{self.id} {self.event_type} {self.stream_type}/{self.stream_id} v{self.version}"
 
 
+class ArchivedEvent(models.Model):
+    """An event moved out of the store past EVENT_ARCHIVE_AFTER_DAYS (outbox/archive.py): the
+    same columns, kept for audits and rebuilds that need them, out of the hot table."""
+
+    id = models.BigIntegerField(primary_key=True)
+    stream_type = models.CharField(max_length=64)
+    stream_id = models.CharField(max_length=64)
+    version = models.PositiveIntegerField()
+    event_type = models.CharField(max_length=100)
+    schema_version = models.PositiveSmallIntegerField(default=1)
+    payload = models.JSONField()
+    metadata = models.JSONField(default=dict)
+    correlation_id = models.CharField(max_length=CORRELATION_ID_MAX_LENGTH, blank=True,
+                                      db_index=True)
+    recorded_at = models.DateTimeField()
+    archived_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"archived #{self.id} {self.event_type}"
+
+
 class Delivery(models.Model):
     """One event for one handler: the outbox row before it runs, the inbox record after."""
 

@@ -9,7 +9,7 @@ from celery import shared_task
 from celery.signals import celeryd_after_setup, task_postrun, task_prerun
 from django.db import close_old_connections
 
-from outbox import delivery, pruning, relay
+from outbox import archive, delivery, pruning, relay
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +43,8 @@ def sweep() -> int:
 @shared_task(name="outbox.prune", ignore_result=True)
 def prune() -> int:
     return pruning.prune_done_deliveries()
+
+
+@shared_task(name="outbox.archive_events", ignore_result=True)
+def archive_events() -> int:
+    return archive.archive_events()

@@ -21,10 +21,13 @@ COLUMNS = {"observed_gap": "smallint", "checks": "integer", "gap": "smallint",
            "step_retries": "smallint", "converged_at": "timestamptz"}
 
 
-def backoff(checks: int) -> timedelta:
-    """The wait before the next check of a saga checked `checks` times without moving."""
-    base, cap = settings.SAGA_BACKOFF_BASE_SECONDS, settings.SAGA_BACKOFF_CAP_SECONDS
-    return timedelta(seconds=min(cap, base * 2 ** min(checks, 20)))
+def backoff(checks: int, *, needs_attention: bool = False) -> timedelta:
+    """The wait before the next check of a saga checked `checks` times without moving. A saga
+    that needs a person waits for one: its visits thin out to a far longer cap."""
+    base = settings.SAGA_BACKOFF_BASE_SECONDS
+    cap = (settings.SAGA_ATTENTION_BACKOFF_CAP_SECONDS if needs_attention
+           else settings.SAGA_BACKOFF_CAP_SECONDS)
+    return timedelta(seconds=min(cap, base * 2 ** min(checks, 30)))
 
 
 def after_pass(saga: OrderSaga, verdict: Verdict, now: datetime, *,
@@ -53,7 +56,7 @@ def after_pass(saga: OrderSaga, verdict: Verdict, now: datetime, *,
         fields["state"] = (OrderSaga.State.COMPENSATING
                            if saga.desired_outcome == desired.DesiredOutcome.CANCELLED
                            else OrderSaga.State.RUNNING)
-    wait = backoff(saga.checks)
+    wait = backoff(saga.checks, needs_attention=fields["state"] == OrderSaga.State.NEEDS_ATTENTION)
     if verdict.retried_step:  # give the retry a whole step deadline to show its effect
         fields["step_retries"] = saga.step_retries + 1
         wait = max(wait, timedelta(seconds=settings.SAGA_STEP_DEADLINE_SECONDS))
@@ -65,19 +68,27 @@ def write_one(saga: OrderSaga, fields: dict[str, Any]) -> None:
     OrderSaga.objects.filter(order_id=saga.order_id).update(**fields)
 
 
-def write_many(rows: list[tuple[OrderSaga, dict[str, Any]]]) -> None:
+def write_many(rows: list[tuple[OrderSaga, dict[str, Any]]]) -> set[str]:
     """One UPDATE for many sagas, each only if no event moved it since it was read (the
-    projection then has the newer word, and set its next check itself)."""
+    projection then has the newer word, and set its next check itself); returns the order ids
+    of the sagas written."""
     if not rows:
-        return
+        return set()
     names = list(COLUMNS)
     one = "(%s, %s::bigint, " + ", ".join(f"%s::{COLUMNS[n]}" for n in names) + ")"
-    params: list[Any] = []
+    params: list[Any] = [[saga.order_id for saga, _ in rows]]
     for saga, fields in rows:
         params += [saga.order_id, saga.last_event_id, *(fields[n] for n in names)]
     sets = ", ".join(f"{n} = v.{n}" for n in names)
     with connection.cursor() as cursor:
+        # Rows a worker holds are skipped, not waited for (README, "Lock order"): that
+        # worker's event writes the saga's next check itself.
         cursor.execute(
-            f"UPDATE saga_ordersaga AS s SET {sets} FROM (VALUES {', '.join([one] * len(rows))})"
-            f" AS v(order_id, last_event_id, {', '.join(names)}) WHERE s.order_id = v.order_id"
-            " AND s.last_event_id IS NOT DISTINCT FROM v.last_event_id", params)
+            "WITH free AS MATERIALIZED (SELECT order_id FROM saga_ordersaga WHERE order_id"
+            " = ANY(%s) ORDER BY order_id FOR UPDATE SKIP LOCKED)"
+            f" UPDATE saga_ordersaga AS s SET {sets} FROM (VALUES {', '.join([one] * len(rows))})"
+            f" AS v(order_id, last_event_id, {', '.join(names)}), free"
+            " WHERE s.order_id = v.order_id AND free.order_id = v.order_id"
+            " AND s.last_event_id IS NOT DISTINCT FROM v.last_event_id RETURNING s.order_id",
+            params)
+        return {order_id for (order_id,) in cursor.fetchall()}

@@ -95,10 +95,14 @@ def send_again(deliveries: Sequence[Any]) -> None:
     """Lease pending deliveries (as the outbox sweep does, so neither sends them again for a
     while) and send them to the broker once the lease is committed."""
     lease = timezone.now() + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
-    Delivery.objects.filter(id__in=[d.id for d in deliveries],
-                            status=Delivery.Status.PENDING).update(next_attempt_at=lease)
-    batch = [(d.id, d.queue) for d in deliveries]
-    attempts = {d.id: d.attempts for d in deliveries}
+    # A delivery a worker holds is running now: skipped, never waited for (the reconciler
+    # holds a saga row here, and the worker may want it: README, "Lock order").
+    free = set(Delivery.objects.select_for_update(skip_locked=True)
+               .filter(id__in=[d.id for d in deliveries], status=Delivery.Status.PENDING)
+               .order_by("id").values_list("id", flat=True))
+    Delivery.objects.filter(id__in=free).update(next_attempt_at=lease)
+    batch = [(d.id, d.queue) for d in deliveries if d.id in free]
+    attempts = {d.id: d.attempts for d in deliveries if d.id in free}
     transaction.on_commit(lambda: relay.send(batch, attempts=attempts))
 
 

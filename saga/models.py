@@ -134,6 +134,34 @@ class ReconciliationAction(models.Model):
         return f"{self.kind} on {self.saga_id} ({self.status})"
 
 
+class ArchivedAction(models.Model):
+    """A decided reconciliation action older than RECONCILIATION_ACTIONS_KEEP_DAYS, moved out
+    of the working table (saga/retention.py): the audit trail stays, the admin's lists and the
+    reconciler's look-ups stay small."""
+
+    id = models.BigIntegerField(primary_key=True)
+    saga_id = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(max_length=40)
+    subject = models.CharField(max_length=100, blank=True)
+    reason = models.TextField()
+    evidence = models.JSONField(default=dict)
+    causing_event_ids = models.JSONField(default=list)
+    actor = models.CharField(max_length=150)
+    status = models.CharField(max_length=10)
+    command = models.JSONField(null=True, blank=True)
+    command_event_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"archived {self.kind} on {self.saga_id} ({self.status})"
+
+
 class ConvergenceSample(models.Model):
     """Sagas by state and the total gap at one moment (written every minute by beat)."""
 

@@ -160,10 +160,14 @@ def refresh(saga: OrderSaga, at: datetime) -> None:
         saga.state = (OrderSaga.State.COMPENSATING
                       if saga.desired_outcome == desired.DesiredOutcome.CANCELLED
                       else OrderSaga.State.RUNNING)
+    saga.observed_gap = None
+    if saga.state == OrderSaga.State.NEEDS_ATTENTION and saga.next_check_at is not None:
+        # Events (the reconciler's own commands among them) do not bring a saga that waits
+        # for a person back to every pass: its visits keep thinning out (saga.bookkeeping).
+        return
     # The saga moved: nothing to check before its step's deadline, and the gap the
     # reconciler saw is history (only a gap growing while nothing happens is alarming).
     saga.checks = 0
-    saga.observed_gap = None
     saga.next_check_at = saga.step_deadline or at
     if saga.stock == desired.Stock.EXPIRED and saga.current_step == "reserve_stock":
         # No context reacts to an expired hold: only the reconciler's re-request moves it.

@@ -142,7 +142,10 @@ def _reconcile(sagas: list[OrderSaga], now: datetime, *, dry_run: bool, actor: s
             flagged += [attention] if attention else []
     if quiet:
         with transaction.atomic():
-            bookkeeping.write_many(quiet)
+            written = bookkeeping.write_many(quiet)
+            # Only for rows this pass holds now: a row a worker holds would make the
+            # action's foreign key wait for it.
+            flagged = [a for a in flagged if a.saga_id in written]
             ReconciliationAction.objects.bulk_create(flagged)
         _alert(flagged, now)
     return report
@@ -159,7 +162,12 @@ def _settle(claimed: OrderSaga, verdict: Verdict, now: datetime,
     """Carry out one saga's corrections and write its bookkeeping, in one transaction."""
     actions = []
     with transaction.atomic():
-        saga = OrderSaga.objects.select_for_update().get(order_id=claimed.order_id)
+        # A saga row a worker holds is moving: leave it to the next pass (its event sets the
+        # next check), rather than wait for a lock while holding others (README, "Lock order").
+        saga = (OrderSaga.objects.select_for_update(skip_locked=True)
+                .filter(order_id=claimed.order_id).first())
+        if saga is None:
+            return actions
         moved = saga.last_event_id != claimed.last_event_id  # an event landed meanwhile
         for correction in verdict.corrections:
             if needs_approval(correction) and already_proposed(saga, correction):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -50,12 +51,16 @@ def source_of(stream_type: str) -> str:
     return stream_type.split(".", 1)[0]
 
 
-def timeline(order_id: str) -> list[dict[str, Any]]:
-    """Every event of the order's saga (all streams sharing its correlation id), in order."""
-    rows = (Event.objects.filter(correlation_id=order_id).order_by("id")
-            .values_list("recorded_at", "event_type", "stream_type"))
-    return [{"at": at.isoformat(), "type": event_type, "source": source_of(stream_type)}
-            for at, event_type, stream_type in rows]
+def timeline(order_id: str, *, limit: int | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """The newest `limit` (SAGA_TIMELINE_LIMIT) events of the order's saga (all streams sharing
+    its correlation id), oldest first, and whether older ones were left out: a saga the
+    reconciler keeps correcting must not grow its order's answer without bound."""
+    limit = limit or settings.SAGA_TIMELINE_LIMIT
+    rows = list(Event.objects.filter(correlation_id=order_id).order_by("-id")
+                .values_list("recorded_at", "event_type", "stream_type")[:limit + 1])
+    truncated = len(rows) > limit
+    return ([{"at": at.isoformat(), "type": event_type, "source": source_of(stream_type)}
+             for at, event_type, stream_type in reversed(rows[:limit])], truncated)
 
 
 def saga_block(order_id: str, saga: OrderSaga | None = None) -> dict[str, Any] | None:
@@ -64,6 +69,7 @@ def saga_block(order_id: str, saga: OrderSaga | None = None) -> dict[str, Any] |
     if saga is None:
         return None
     obs = observe([saga])[saga.order_id]
+    events, truncated = timeline(order_id)
     return {
         "state": saga.state,
         "desired_outcome": saga.desired_outcome,
@@ -72,7 +78,8 @@ def saga_block(order_id: str, saga: OrderSaga | None = None) -> dict[str, Any] |
         "attention_reason": saga.attention_reason or None,
         "participants": participants(saga, obs),
         "disagreements": as_json(disagreements(saga, obs)),
-        "timeline": timeline(order_id),
+        "timeline": events,
+        "timeline_truncated": truncated,
     }
 
 

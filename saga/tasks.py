@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from saga import convergence, reconciler, scrape_figures
+from saga import convergence, reconciler, retention, scrape_figures
 
 
 @shared_task(name="saga.reconcile", ignore_result=True)
@@ -28,3 +28,9 @@ def sample_convergence() -> None:
 def refresh_metrics() -> None:
     """Count what /metrics shows, so a scrape counts nothing."""
     scrape_figures.refresh()
+
+
+@shared_task(name="saga.archive_actions", ignore_result=True)
+def archive_actions() -> int:
+    """Move decided reconciliation actions past retention to the archive."""
+    return retention.archive_actions()
