@@ -34,7 +34,7 @@ from payments.models import GatewayCall, GatewayLedgerEntry
 
 PROCESS_FAULTS = ("kill_worker", "kill_beat", "flush_broker", "terminate_db_connections")
 DEFAULT_FAULT_ENV = {
-    "PAYMENTS_FAULTS": "decline=0.03,error=0.1,lost_response=0.08,duplicate=0.05,slow_ms=100",
+    "PAYMENTS_FAULTS": "decline=0.05,error=0.1,lost_response=0.08,duplicate=0.05,slow_ms=100",
     "SHIPPING_FAULTS": "error=0.1,lost_response=0.08,slow_ms=100",
     "OUTBOX_CHAOS": "duplicate=0.1,delay_ms=300",
 }

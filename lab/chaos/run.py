@@ -153,7 +153,7 @@ def _fault_tail(run: Target, opts: ChaosOptions, mix: OrderMix, injector: FaultI
                 since: Any, ui: Progress) -> ClientResults:
     """Keep the faults on, and the customers ordering, until every kind of fault has been
     injected at least once (at most `fault_tail` seconds): a small run may miss a rare one
-    (a gateway decline at 3 % of the charges), and those need new orders to happen."""
+    (a gateway decline at 5 % of the charges), and those need new orders to happen."""
     wanted = expected_system_faults(opts.fault_env) if run.stack else set()
 
     def missing() -> list[str]:
