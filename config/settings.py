@@ -195,6 +195,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two "status" fields (an order's, a correction's): each enum gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "orders.models.OrderView.Status"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api_errors.document_common_errors",  # 401, 411, 413, 415, 404 where they apply

@@ -6,7 +6,8 @@ from orders.models import OrderView
 
 from .conftest import order_body, written
 
-pytestmark = pytest.mark.django_db
+# The order's saga block reads the providers' books too.
+pytestmark = pytest.mark.django_db(databases=["default", "providers"])
 
 
 @pytest.fixture
