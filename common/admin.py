@@ -8,6 +8,8 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from common.providers import PROVIDERS_DB
 
@@ -28,3 +30,16 @@ class ProviderBooksAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).using(PROVIDERS_DB)
+
+
+def failure(label: str) -> SafeString:
+    """A column value that means something went wrong: red, with a cross, never a green tick."""
+    return format_html('<span style="color:#a61b0f;font-weight:bold">&#10006; {}</span>', label)
+
+
+def fine(label: str) -> SafeString:
+    return format_html('<span style="color:#1e7d32">&#10004; {}</span>', label)
+
+
+def pending(label: str) -> SafeString:
+    return format_html('<span style="color:#555">&#8230; {}</span>', label)

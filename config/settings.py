@@ -335,7 +335,8 @@ SAGA_ATTENTION_BACKOFF_CAP_SECONDS = env.float("SAGA_ATTENTION_BACKOFF_CAP_SECON
 # Converged sagas are re-verified against the participants a page at a time.
 SAGA_VERIFY_INTERVAL_SECONDS = env.float("SAGA_VERIFY_INTERVAL_SECONDS", default=60.0)
 SAGA_VERIFY_BATCH = env.int("SAGA_VERIFY_BATCH", default=500)
-SAGA_SAMPLE_INTERVAL_SECONDS = env.float("SAGA_SAMPLE_INTERVAL_SECONDS", default=60.0)
+# Every 10 s the chart gets a point; samples are kept whole for a day, hourly for a week.
+SAGA_SAMPLE_INTERVAL_SECONDS = env.float("SAGA_SAMPLE_INTERVAL_SECONDS", default=10.0)
 # How often beat counts what /metrics shows (a scrape itself counts nothing).
 SAGA_METRICS_REFRESH_SECONDS = env.float("SAGA_METRICS_REFRESH_SECONDS", default=15.0)
 # Refunds the saga did not plan wait for an operator's approval when this is on.

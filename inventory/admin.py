@@ -11,7 +11,7 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from common.admin import ReadOnlyAdmin
+from common.admin import ReadOnlyAdmin, failure, fine
 from inventory.models import Product, Reservation
 
 
@@ -51,8 +51,9 @@ class ReservationAdmin(ReadOnlyAdmin):
     def summary(self, obj: Reservation) -> str:
         return ", ".join(f"{line['quantity']} x {line['sku']}" for line in obj.lines)
 
-    @admin.display(description="hold expired", boolean=True)
-    def expired(self, obj: Reservation) -> bool | None:
+    @admin.display(description="hold")
+    def expired(self, obj: Reservation) -> str:
+        """An expired hold is a failure to show as one (a green tick would read as fine)."""
         if obj.status != Reservation.Status.HELD or obj.expires_at is None:
-            return None
-        return obj.expires_at <= timezone.now()
+            return "-"
+        return failure("expired") if obj.expires_at <= timezone.now() else fine("held")

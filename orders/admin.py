@@ -1,9 +1,14 @@
 """What an operator inspects of the orders context (read models; changes go through events)."""
 
 
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
 from common.admin import ReadOnlyAdmin
 from orders import services
@@ -13,12 +18,24 @@ from orders.models import CatalogueEntry, ConfirmationEmailDispatch, Idempotency
 
 @admin.register(OrderView)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = ["id", "status", "reason", "total", "customer", "created_at"]
+    list_display = ["id", "status", "reason", "total", "customer", "created_at", "links"]
     list_filter = ["status"]
     search_fields = ["=id", "^id", "customer__username"]
     list_select_related = ["customer"]
     date_hierarchy = "created_at"
     actions = ["cancel_orders"]
+
+    @admin.display(description="links")
+    def links(self, order: OrderView) -> SafeString:
+        """The order's saga, its customer and its deliveries, by admin URL name only (the
+        orders context imports nothing of the saga)."""
+        deliveries = reverse("admin:outbox_delivery_changelist") + "?" + urlencode(
+            {"q": order.id})
+        wanted = [("saga", reverse("admin:saga_ordersaga_change", args=[order.id])),
+                  ("customer", reverse("admin:auth_user_change", args=[order.customer_id])),
+                  ("deliveries", deliveries)]
+        return format_html_join(" | ", '<a href="{}">{}</a>',
+                                ((url, name) for name, url in wanted))
 
     @admin.action(description="Cancel the selected pending orders (runs the compensations)",
                   permissions=["cancel"])

@@ -24,8 +24,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
+from saga import admin_columns as columns
 from saga import approvals, services
 from saga.admin_pages import convergence_context, saga_page_context
 from saga.models import OrderSaga, ReconciliationAction
@@ -92,8 +94,9 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 
 @admin.register(OrderSaga)
 class OrderSagaAdmin(admin.ModelAdmin):
-    list_display = ("order_id", "state", "desired_outcome", "gap", "current_step", "age",
-                    "last_event_type", "last_event_at", "attention_reason")
+    list_display = ("order_id", "why", "status", "age", "desired_outcome", "gap",
+                    "current_step", "last_event_type", "last_event_at", "links")
+    list_display_links = ("order_id",)
     list_filter = ("state", GapFilter, AgeFilter, NeedsAttentionFilter, "desired_outcome")
     search_fields = ("=order_id", "=customer_id")
     ordering = ("-started_at",)
@@ -101,13 +104,33 @@ class OrderSagaAdmin(admin.ModelAdmin):
     show_full_result_count = False  # a count over every order ever placed is not cheap
     change_form_template = "admin/saga/ordersaga/change_form.html"
     actions = ["reconcile_selected"]
+    # The page's panels (desired vs observed, why, timeline, actions) come first; these are
+    # the links and, folded away, the saga's raw columns.
+    fieldsets = [
+        ("Links", {"fields": ("status", "links")}),
+        ("Raw fields", {"classes": ("collapse",),
+                        "fields": [f.name for f in OrderSaga._meta.fields]}),
+    ]
+    readonly_fields = ("status", "links", *(f.name for f in OrderSaga._meta.fields))
 
-    @admin.display(description="age")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderSaga]:
+        return columns.with_age(super().get_queryset(request))
+
+    @admin.display(description="why", ordering="attention_reason")
+    def why(self, saga: OrderSaga) -> str:
+        return saga.attention_reason[:120] or (saga.reason[:120] if saga.reason else "-")
+
+    @admin.display(description="state", ordering="state")
+    def status(self, saga: OrderSaga) -> SafeString:
+        return columns.state_marker(saga)
+
+    @admin.display(description="age", ordering="age_span")
     def age(self, saga: OrderSaga) -> str:
-        end = saga.converged_at or timezone.now()
-        seconds = int((end - saga.started_at).total_seconds())
-        return f"{seconds // 3600}h {seconds % 3600 // 60}m" if seconds >= 3600 else (
-            f"{seconds // 60}m {seconds % 60}s")
+        return columns.age_text(saga)
+
+    @admin.display(description="links")
+    def links(self, saga: OrderSaga) -> SafeString:
+        return columns.order_links(saga.order_id, saga.customer_id, this="saga")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet,
                            search_term: str) -> tuple[QuerySet, bool]:
@@ -138,7 +161,10 @@ class OrderSagaAdmin(admin.ModelAdmin):
         saga = get_object_or_404(OrderSaga, order_id=object_id)
         context = {**(extra_context or {}), **saga_page_context(saga),
                    "can": {name: request.user.has_perm(perm) for name, perm in PERMISSION.items()},
-                   "correction_kinds": KINDS.values()}
+                   "correction_kinds": KINDS.values(),
+                   "state_marker": columns.state_marker(saga),
+                   "saga_links": columns.order_links(saga.order_id, saga.customer_id,
+                                                     this="saga")}
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     @admin.action(description="Reconcile the selected sagas now", permissions=["reconcile"])

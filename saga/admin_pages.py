@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.safestring import SafeString
 
 from orders.events import OrderStatus
 from outbox.models import Delivery, Event
 from saga.chart import convergence_svg
 from saga.convergence import figures
 from saga.disagreements import disagreements, side_by_side
-from saga.models import ConvergenceSample, OrderSaga
+from saga.models import ConvergenceSample, OrderSaga, ReconciliationAction
 from saga.observation import Observation, observe
 from saga.serializers import source_of
+from saga.swimlane import swimlane_svg
 
-CHART_SAMPLES = 24 * 60  # a day of per-minute samples
+CHART_SPAN = timedelta(days=1)
+CHART_POINTS = 720  # a day of 10 s samples is 8,640: every n-th of them draws the same picture
 
 
 def participants_side_by_side(saga: OrderSaga, obs: Observation) -> list[dict[str, Any]]:
@@ -50,24 +54,39 @@ def deliveries_of(order_id: str) -> list[dict[str, Any]]:
     } for row in rows]
 
 
+def saga_swimlane(timeline: list[dict[str, Any]],
+                  actions: list[ReconciliationAction]) -> SafeString:
+    """The events by the context that wrote them, and the reconciler's acts in its lane."""
+    return swimlane_svg(
+        [{"at": e["at"], "source": e["source"], "label": e["type"]} for e in timeline]
+        + [{"at": a.created_at, "lane": "reconciler", "label": f"{a.kind} ({a.status})"}
+           for a in actions])
+
+
 def saga_page_context(saga: OrderSaga) -> dict[str, Any]:
     deliveries = deliveries_of(saga.order_id)
     obs = observe([saga])[saga.order_id]
+    timeline = timeline_with_causation(saga.order_id)
+    actions = list(saga.actions.order_by("-id"))
     return {
         "saga": saga,
         "participants": participants_side_by_side(saga, obs),
         "disagreements": disagreements(saga, obs),
-        "timeline": timeline_with_causation(saga.order_id),
+        "timeline": timeline,
+        "swimlane": saga_swimlane(timeline, actions),
         "deliveries": deliveries,
         "dead_count": sum(d["status"] == Delivery.Status.DEAD for d in deliveries),
-        "saga_actions": list(saga.actions.order_by("-id")),
+        "saga_actions": actions,
         "can_cancel": saga.order_status == OrderStatus.PENDING,
     }
 
 
 def convergence_context() -> dict[str, Any]:
     now = timezone.now()
-    samples = list(ConvergenceSample.objects.order_by("-taken_at")[:CHART_SAMPLES])[::-1]
+    samples = list(ConvergenceSample.objects.filter(taken_at__gte=now - CHART_SPAN)
+                   .order_by("taken_at"))
+    stride = -(-len(samples) // CHART_POINTS) or 1
+    samples = samples[::-stride][::-1]  # thinned, always ending with the newest sample
     oldest = (OrderSaga.objects.exclude(state=OrderSaga.State.CONVERGED)
               .order_by("started_at").first())
     return {

@@ -1,8 +1,9 @@
 """How far the whole system is from converged, now and over time.
 
 `figures()` reads the current numbers with a handful of indexed queries (used by /metrics,
-the admin's convergence page and the per-minute samples); `take_sample()` keeps them in the
-small `ConvergenceSample` table that the convergence chart draws.
+the admin's convergence page and the samples beat takes every 10 s); `take_sample()` keeps them
+in the small `ConvergenceSample` table that the convergence chart draws: every sample for a
+day, then the last of each hour for a week, then none.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, F, Max, Min, Sum, Window
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from outbox.models import Delivery
 from saga.models import ConvergenceSample, OrderSaga
 
-# Samples older than this are pruned when a new one is taken.
-KEEP_SAMPLES = timedelta(days=7)
+KEEP_EVERY_SAMPLE = timedelta(days=1)
+KEEP_HOURLY_SAMPLES = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -66,5 +68,20 @@ def take_sample(now: datetime | None = None) -> ConvergenceSample:
         dead_deliveries=current.dead_deliveries,
         outbox_pending=current.outbox_pending,
     )
-    ConvergenceSample.objects.filter(taken_at__lt=now - KEEP_SAMPLES).delete()
+    downsample(now)
     return sample
+
+
+def downsample(now: datetime) -> int:
+    """Past a day keep the last sample of each hour, past a week none; returns how many went.
+
+    Rows older than a day were thinned when they crossed the line, so each run reads only
+    the hours of the past week (a few hundred rows at most)."""
+    gone, _ = ConvergenceSample.objects.filter(taken_at__lt=now - KEEP_HOURLY_SAMPLES).delete()
+    thinned = ConvergenceSample.objects.filter(taken_at__gte=now - KEEP_HOURLY_SAMPLES,
+                                               taken_at__lt=now - KEEP_EVERY_SAMPLE)
+    last_of_each_hour = list(
+        thinned.annotate(last=Window(Max("taken_at"), partition_by=[TruncHour("taken_at")]))
+        .filter(taken_at=F("last")).values_list("id", flat=True))
+    dropped, _ = thinned.exclude(id__in=last_of_each_hour).delete()
+    return gone + dropped

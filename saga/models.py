@@ -163,7 +163,7 @@ class ArchivedAction(models.Model):
 
 
 class ConvergenceSample(models.Model):
-    """Sagas by state and the total gap at one moment (written every minute by beat)."""
+    """Sagas by state and the total gap at one moment (written every 10 s by beat)."""
 
     taken_at = models.DateTimeField(default=timezone.now, db_index=True)
     running = models.PositiveIntegerField(default=0)
