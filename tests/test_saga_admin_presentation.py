@@ -8,10 +8,12 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
 
+from inventory.models import Reservation
 from saga.models import OrderSaga
 from tests.saga_world import (
     catalogue_fixture,  # noqa: F401
@@ -108,3 +110,12 @@ def test_the_page_draws_the_saga_as_a_swimlane_of_participants(two_sagas, admin_
     assert {lane for lane, _ in marks} >= {"orders", "inventory", "payments", "shipping"}
     for lane, label in marks:  # each event in the lane of the context that wrote it
         assert label.split(".")[0] == lane or lane == "reconciler"
+
+
+def test_an_expired_hold_reads_as_failure_not_as_a_tick():
+    column = admin.site._registry[Reservation].expired
+    past, future = timezone.now() - timedelta(minutes=1), timezone.now() + timedelta(minutes=1)
+    expired = str(column(Reservation(status=Reservation.Status.HELD, expires_at=past)))
+    held = str(column(Reservation(status=Reservation.Status.HELD, expires_at=future)))
+    assert "&#10006; expired" in expired and "#a61b0f" in expired
+    assert "expired" not in held and "#a61b0f" not in held
