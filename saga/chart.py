@@ -57,12 +57,13 @@ def convergence_svg(samples: Sequence[ConvergenceSample]) -> SafeString:
     plot_w, plot_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
     bottom, right = HEIGHT - PAD, WIDTH - PAD
 
-    def line(values: Sequence[float], top: float, colour: str, extra: str = "") -> str:
+    def line(name: str, values: Sequence[float], top: float, colour: str,
+             extra: str = "") -> str:
         points = " ".join(
             f"{PAD + plot_w * (s.taken_at.timestamp() - start) / span:.1f},"
             f"{PAD + plot_h * (1 - v / top):.1f}" for s, v in zip(samples, values, strict=True))
-        return (f'<polyline fill="none" stroke="{colour}" stroke-width="2"{extra} '
-                f'points="{points}"/>')
+        return (f'<polyline data-series="{name}" fill="none" stroke="{colour}" '
+                f'stroke-width="2"{extra} points="{points}"/>')
 
     def axis(name: str, x: int, top: float, anchor: str, dx: int, colour: str) -> str:
         ticks = "".join(
@@ -88,9 +89,10 @@ def convergence_svg(samples: Sequence[ConvergenceSample]) -> SafeString:
              stamp(lambda: samples[-1].taken_at.strftime("%Y-%m-%d %H:%M:%S"), right, "end")]
     for i, (label, colour, value) in enumerate(LEFT):
         dash = ' stroke-dasharray="5,3"' if label == "total gap" else ""
-        parts.append(line([value(s) for s in samples], left_top, colour, dash))
+        parts.append(line(label, [value(s) for s in samples], left_top, colour, dash))
         parts.append(_legend(i, label, colour))
-    parts.append(line(rates, right_top, RATE_COLOUR, ' stroke-opacity="0.8"'))
+    parts.append(line("converged per minute", rates, right_top, RATE_COLOUR,
+                      ' stroke-opacity="0.8"'))
     parts.append(_legend(len(LEFT), RATE_LABEL, RATE_COLOUR))
     parts.append("</svg>")
     return mark_safe("".join(parts))  # numbers and fixed labels only

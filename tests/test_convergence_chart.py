@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.conf import settings
 
-from saga.chart import converged_per_minute, convergence_svg
+from saga.chart import HEIGHT, PAD, converged_per_minute, convergence_svg
 from saga.convergence import downsample
 from saga.models import ConvergenceSample
 
@@ -32,6 +32,13 @@ def test_counts_and_the_converged_rate_have_scales_of_their_own():
     assert tops == {"left": "7", "right": "60"}  # the 180 converged flatten nothing
     for label in ("in flight", "needs attention", "total gap", "converged / min"):
         assert label in svg
+    heights = {name: [float(y) for y in re.findall(r",([\d.-]+)", points)] for name, points in
+               re.findall(r'data-series="([\w ]+)"[^>]* points="([^"]+)"', svg)}
+    assert set(heights) == {"in flight", "needs attention", "total gap", "converged per minute"}
+    plot_top, plot_bottom = PAD, HEIGHT - PAD
+    # The rate's line climbs to the top of its own scale and stays inside the plot.
+    assert heights["converged per minute"] == [plot_bottom, plot_top, plot_top, plot_top]
+    assert heights["total gap"] == [plot_top] * 4
 
 
 def test_beat_samples_every_ten_seconds_by_default():
