@@ -54,11 +54,14 @@ def swimlane_svg(marks: Sequence[dict[str, Any]]) -> SafeString:
         bad = any(word in label for word in FAILURE_WORDS)
         colour = "#a61b0f" if bad else COLOURS.get(lane, "#555")
         text_y = y - 8 if n % 2 == 0 else y + 16  # alternate so close marks stay legible
+        # Labels at either end grow inwards, so none is cut off by the picture's edge.
+        anchor = ("start" if x < LABEL_W + PAD + 60 else
+                  "end" if x > WIDTH - PAD - 60 else "middle")
         parts.append(
             f'<g data-lane="{escape(lane)}" data-label="{escape(label)}">'
             f"<title>{escape(label)} at {escape(mark['at'].isoformat())}</title>"
             f'<circle cx="{x:.1f}" cy="{y:.0f}" r="5" fill="{colour}"/>'
-            f'<text x="{x:.1f}" y="{text_y:.0f}" font-size="10" text-anchor="middle" '
+            f'<text x="{x:.1f}" y="{text_y:.0f}" font-size="10" text-anchor="{anchor}" '
             f'fill="{colour}">{escape(label.rsplit(".", 1)[-1])}</text></g>')
     parts.append(f'<text x="{LABEL_W + PAD}" y="{height - 8}" font-size="11">'
                  f'{escape(start.strftime("%H:%M:%S.%f")[:-3])}</text>'
