@@ -1,4 +1,5 @@
-"""Running a delivery: lock its row, skip it if done, run the handler, mark it done, one commit.
+"""Running a delivery: charge the attempt (committed first, see outbox/claims.py), then lock
+its row, skip it if done, run the handler, mark it done, one commit.
 
 A handler error rolls the handler's work back; the failure is then recorded in its own
 transaction with a retry time (capped exponential backoff, full jitter) or, for a
@@ -15,17 +16,16 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from common.db_conflicts import conflict_sqlstate, jitter
 from common.message_context import message_context
-from common.sql import fetchall, fetchone
-from outbox import registry, relay
-from outbox.envelope import EVENT_COLUMNS, Envelope
+from outbox import claims, registry, relay
+from outbox.envelope import Envelope
 from outbox.models import Delivery
 
 log = logging.getLogger(__name__)
@@ -62,68 +62,6 @@ def backoff(attempts: int) -> float:
     return random.uniform(0, ceiling)
 
 
-# One statement takes the row lock (skipping a row another worker holds), checks that the
-# delivery is still pending (and not stale), marks it done and reads its event. The mark only
-# becomes visible if the handler succeeds and the transaction commits; a failure rolls it back.
-# done_at is when the successful attempt began (the no-op diagnostic handler's handled-at).
-_TAKE_SQL = """
-WITH locked AS (
-    SELECT id FROM outbox_delivery
-    WHERE id = %s AND status = 'pending' AND (%s::integer IS NULL OR attempts = %s::integer)
-    FOR UPDATE SKIP LOCKED
-){async_commit}
-UPDATE outbox_delivery AS d
-SET status = 'done', attempts = d.attempts + 1, done_at = clock_timestamp()
-FROM locked{also}, outbox_event AS e
-WHERE d.id = locked.id AND e.id = d.event_id
-RETURNING d.handler, d.attempts - 1, e.id, {event_columns}
-"""
-
-
-def _commit_variants(sql: str) -> dict[bool, str]:
-    """The take statement as is, and (for OUTBOX_ASYNC_COMMIT) one that also makes its
-    transaction commit without waiting for the WAL flush (SET LOCAL, so only delivery
-    transactions): a commit lost in a database crash leaves the delivery pending, and it
-    simply runs again. Both return the event's columns as `Envelope.from_row` reads them."""
-    event_columns = ", ".join(f"e.{column}" for column in EVENT_COLUMNS)
-    return {
-        False: sql.format(async_commit="", also="", event_columns=event_columns),
-        True: sql.format(
-            async_commit=",\nno_wait AS MATERIALIZED (\n"
-            "    SELECT set_config('synchronous_commit', 'off', true)\n)",
-            also=", no_wait",
-            event_columns=event_columns,
-        ),
-    }
-
-
-_TAKE = _commit_variants(_TAKE_SQL)
-
-
-def _take(delivery_id: int, expected_attempts: int | None) -> tuple[Any, ...] | None:
-    """Run the take statement (prepared on the server: it runs once per delivery)."""
-    return fetchone(_TAKE[settings.OUTBOX_ASYNC_COMMIT],
-                    [delivery_id, expected_attempts, expected_attempts])
-
-
-# The same for a group of deliveries, in one statement: `attempts` -1 means "any".
-_TAKE_GROUP_SQL = """
-WITH wanted AS (
-    SELECT * FROM unnest(%s::bigint[], %s::integer[]) AS w(id, attempts)
-), locked AS (
-    SELECT d.id FROM outbox_delivery AS d JOIN wanted AS w ON w.id = d.id
-    WHERE d.status = 'pending' AND (w.attempts < 0 OR d.attempts = w.attempts)
-    FOR UPDATE OF d SKIP LOCKED
-){async_commit}
-UPDATE outbox_delivery AS d
-SET status = 'done', attempts = d.attempts + 1, done_at = clock_timestamp()
-FROM locked{also}, outbox_event AS e
-WHERE d.id = locked.id AND e.id = d.event_id
-RETURNING d.id, d.handler, d.attempts - 1, e.id, {event_columns}
-"""
-_TAKE_GROUP = _commit_variants(_TAKE_GROUP_SQL)
-
-
 @dataclass
 class GroupRun:
     """What became of a group: how many ran, or which delivery failed it (and how)."""
@@ -131,44 +69,44 @@ class GroupRun:
     ran: int = 0
     rolled_back: bool = False
     failed: tuple[int, int, BaseException, dict[str, str]] | None = None  # id, attempts seen
+    error: BaseException | None = None  # a failure outside any handler
 
 
-def run_group(items: list[tuple[int, int | None]]) -> GroupRun:
-    """Run several deliveries in one transaction: one statement takes them all, the handlers
-    run in delivery order, one commit. `ran` counts those that ran (the others were done,
-    dead, stale or held by another worker).
+def run_group(items: list[tuple[int, int]]) -> GroupRun:
+    """Run charged deliveries (id, charged attempt) in one transaction: one statement takes
+    them all, the handlers run in delivery order, one commit. `ran` counts those that ran
+    (the others were done, dead, charged again by another worker, or held by one).
 
     If a handler fails, nothing of the group is kept: `failed` names that delivery (the
     caller records the failure against it alone, with its backoff) and the caller runs the
-    others again. A failure outside any handler (the take, the commit) only rolls back.
-    A handler's outside effects (a charge, a booking, an e-mail) may thus happen in a group
-    that rolls back, exactly as when a commit fails: every handler already finds its
-    provider's record by idempotency key on the next run.
+    others again, already charged. A failure outside any handler (the take, the commit) only
+    rolls back. A handler's outside effects (a charge, a booking, an e-mail) may thus happen
+    in a group that rolls back, exactly as when a commit fails: every handler already finds
+    its provider's record by idempotency key on the next run.
     """
-    ids = [delivery_id for delivery_id, _ in items]
-    expected = [-1 if n is None else n for _, n in items]
     current: tuple[int, int, dict[str, str]] | None = None
     try:
         with transaction.atomic():
-            taken = sorted(fetchall(_TAKE_GROUP[settings.OUTBOX_ASYNC_COMMIT], [ids, expected]))
-            for delivery_id, handler, attempts_seen, *columns in taken:
+            taken = claims.take(items)
+            for delivery_id, handler, attempts, *columns in taken:
                 env = Envelope.from_row(columns)
                 context = _log_context(handler, env)
-                current = (delivery_id, attempts_seen, context)
+                current = (delivery_id, attempts, context)
                 _handle(handler, env, context)
             current = None
     except Exception as exc:
         connection.close_if_unusable_or_obsolete()
         if current is None:
-            log.info("a group of %d deliveries rolled back (%s: %s); running them one by one",
-                     len(items), type(exc).__name__, exc)
-            return GroupRun(rolled_back=True)
-        if conflict_sqlstate(exc) is not None:
-            # A lock race with another transaction, no fault of the handler's: nothing is
+            if len(items) > 1:
+                log.info("a group of %d deliveries rolled back (%s: %s); running them one "
+                         "by one", len(items), type(exc).__name__, exc)
+            return GroupRun(rolled_back=True, error=exc)
+        if conflict_sqlstate(exc) is not None and len(items) > 1:
+            # A lock race with another transaction, no fault of the handler's: nothing more is
             # charged, the deliveries run again one by one (each holds one order's locks).
             log.info("a group of %d deliveries lost a lock race (SQLSTATE %s); running them "
                      "one by one", len(items), conflict_sqlstate(exc))
-            return GroupRun(rolled_back=True)
+            return GroupRun(rolled_back=True, error=exc)
         delivery_id, attempts_seen, context = current
         return GroupRun(rolled_back=True, failed=(delivery_id, attempts_seen, exc, context))
     return GroupRun(ran=len(taken))
@@ -194,57 +132,55 @@ def _handle(handler: str, env: Envelope, context: dict[str, str]) -> None:
 
 
 def run_delivery(delivery_id: int, expected_attempts: int | None = None) -> DeliveryResult:
-    """Run one delivery in its own transaction; a transaction that loses a lock race
-    (deadlock, serialization failure) runs again at once, up to CONFLICT_RETRIES times, before
-    the loss is recorded as a failed attempt (retried with backoff like any transient error).
+    """Charge one delivery's attempt (committed), then run it in its own transaction; a
+    transaction that loses a lock race (deadlock, serialization failure) runs again at once, up
+    to CONFLICT_RETRIES times, before the loss is recorded as a failed attempt.
 
     `expected_attempts` is the attempt count the message was sent for: a message sent before
-    a later attempt ran (a duplicate, a sweep that raced a retry, a broker redelivery) is
-    stale and skipped, so a retry's backoff is honoured. The sweep and every retry send the
-    current count, so the newest message always runs. None (an old message) skips no check.
+    a later attempt was charged (a duplicate, a sweep that raced a retry, a broker redelivery
+    after a worker died) is stale and skipped, so a retry's backoff and a lost worker's lease
+    are honoured. The sweep and every retry send the current count, so the newest message
+    always runs. None (an old message) skips no check.
     """
-    for retry in range(1, CONFLICT_RETRIES + 1):
-        result = _run_once(delivery_id, expected_attempts, last_try=retry == CONFLICT_RETRIES)
-        if result is not None:
-            return result
-        time.sleep(jitter(retry))
-    raise AssertionError("unreachable")
+    return _run_alone(delivery_id, expected_attempts)[0]
 
 
-def _run_once(delivery_id: int, expected_attempts: int | None,
-              *, last_try: bool) -> DeliveryResult | None:
-    """One run of `run_delivery`; None if it lost a lock race and may run again."""
-    attempts_seen = expected_attempts
-    context: dict[str, str] = {}
+def _run_alone(
+    delivery_id: int, expected_attempts: int | None
+) -> tuple[DeliveryResult, BaseException | None]:
     try:
-        with transaction.atomic():
-            taken = _take(delivery_id, expected_attempts)
-            if taken is None:
-                # Done or dead, held by another worker, stale, or gone.
-                return DeliveryResult.SKIPPED
-            handler, attempts_seen, *columns = taken
-            env = Envelope.from_row(columns)
-            context = _log_context(handler, env)
-            _handle(handler, env, context)
-        return DeliveryResult.DONE
-    except Exception as exc:
-        if not last_try and conflict_sqlstate(exc) is not None:
-            log.info("delivery %s lost a lock race (SQLSTATE %s); running it again",
-                     delivery_id, conflict_sqlstate(exc))
-            return None
-        with message_context(**context):
-            return record_failure(delivery_id, exc, attempts_seen)
-
-
-def _run_alone(delivery_id: int, expected_attempts: int | None) -> DeliveryResult:
-    try:
-        return run_delivery(delivery_id, expected_attempts)
+        charge = claims.charge([(delivery_id, expected_attempts)], alone=True)
     except Exception:
-        # Even recording the failure failed (the database went away?): leave this delivery
-        # to the sweep, get a fresh connection, and go on with the batch.
-        log.exception("delivery %s could not run or record its failure", delivery_id)
+        # The database went away? Leave this delivery to the sweep, get a fresh connection.
+        log.exception("delivery %s could not be charged", delivery_id)
         connection.close_if_unusable_or_obsolete()
-        return DeliveryResult.SKIPPED
+        return DeliveryResult.SKIPPED, None
+    if charge.dead:
+        return DeliveryResult.DEAD, None
+    if delivery_id not in charge.charged:
+        return DeliveryResult.SKIPPED, None  # done or dead, held by another worker, stale, or gone
+    return _finish_alone(delivery_id, charge.charged[delivery_id])
+
+
+def _finish_alone(delivery_id: int, attempts: int) -> tuple[DeliveryResult, BaseException | None]:
+    """Run one charged delivery in its own transaction (again at once if it loses a lock
+    race, up to CONFLICT_RETRIES times); record its failure if it fails."""
+    for retry in range(1, CONFLICT_RETRIES + 1):
+        result = run_group([(delivery_id, attempts)])
+        lost = result.failed[2] if result.failed is not None else result.error
+        if retry == CONFLICT_RETRIES or lost is None or conflict_sqlstate(lost) is None:
+            break
+        log.info("delivery %s lost a lock race (SQLSTATE %s); running it again",
+                 delivery_id, conflict_sqlstate(lost))
+        time.sleep(jitter(retry))
+    if not result.rolled_back:
+        return (DeliveryResult.DONE if result.ran else DeliveryResult.SKIPPED), None
+    if result.failed is not None:
+        _, _, exc, context = result.failed
+    else:
+        exc, context = result.error or RuntimeError("rolled back"), {}
+    with message_context(**context):
+        return _record_alone(delivery_id, exc, attempts), exc
 
 
 def _record_alone(delivery_id: int, exc: BaseException, attempts_seen: int) -> DeliveryResult:
@@ -259,8 +195,9 @@ def _record_alone(delivery_id: int, exc: BaseException, attempts_seen: int) -> D
 def record_failure(
     delivery_id: int, exc: BaseException, attempts_seen: int | None = None
 ) -> DeliveryResult:
-    """Count the failed attempt and schedule the next one, or make the delivery dead.
-    Nothing is recorded if another run has moved the delivery on since `attempts_seen`."""
+    """Schedule the next attempt of a failed one (already counted by its charge), or make
+    the delivery dead. Nothing is recorded if another run has charged the delivery again
+    since `attempts_seen`."""
     error = "".join(traceback.format_exception(exc))[-4000:]
     with transaction.atomic():
         row = Delivery.objects.select_for_update().filter(id=delivery_id).first()
@@ -268,17 +205,16 @@ def record_failure(
             return DeliveryResult.SKIPPED
         if attempts_seen is not None and row.attempts != attempts_seen:
             return DeliveryResult.SKIPPED
-        row.attempts += 1
         row.last_error = error
         if isinstance(exc, PermanentError) or row.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
             row.status = Delivery.Status.DEAD
-            row.save(update_fields=["attempts", "last_error", "status"])
+            row.save(update_fields=["last_error", "status"])
             log.error("delivery %s to %s is dead after %d attempts: %s",
                       row.id, row.handler, row.attempts, exc)
             return DeliveryResult.DEAD
         delay = backoff(row.attempts)
         row.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-        row.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+        row.save(update_fields=["last_error", "next_attempt_at"])
         log.warning("delivery %s to %s failed (attempt %d), retry in %.3fs: %s",
                     row.id, row.handler, row.attempts, delay, exc)
         queue, attempts = row.queue, row.attempts
@@ -289,50 +225,96 @@ def record_failure(
     return DeliveryResult.RETRY
 
 
+# (delivery id, attempts the message was sent for or charged, whether already charged)
+_Item = tuple[int, int | None, bool]
+
+
 def run_batch(
     delivery_ids: list[int], attempts: list[int] | None = None
 ) -> dict[DeliveryResult, int]:
-    """Run deliveries in order, following inline hops: up to OUTBOX_GROUP_SIZE of them in one
-    transaction (`run_group`), each in its own if the group fails.
+    """Run deliveries in order, following inline hops: up to OUTBOX_GROUP_SIZE of them
+    charged by one statement and run in one transaction (`run_group`); a group that fails
+    is run again without the failed one, each delivery charged once.
 
     `attempts[i]` is the attempt count `delivery_ids[i]` was sent for (see `run_delivery`);
-    the deliveries found by inline hops are new, so they are run for attempt 0.
+    the deliveries found by inline hops are new, so they are run for attempt 0. A soft time
+    limit (a hung handler) fails its delivery like an error and hands the rest of the batch
+    back to the broker, before the hard limit kills the worker.
     """
     counts: dict[DeliveryResult, int] = dict.fromkeys(DeliveryResult, 0)
     expected = attempts if attempts is not None else [None] * len(delivery_ids)
-    todo: deque[tuple[int, int | None]] = deque(zip(delivery_ids, expected, strict=True))
+    todo: deque[_Item] = deque((i, n, False) for i, n in zip(delivery_ids, expected, strict=True))
     budget = len(delivery_ids) + MAX_INLINE
     group_size = max(1, settings.OUTBOX_GROUP_SIZE)
     with relay.inline_hops(enabled=settings.OUTBOX_INLINE_HOPS) as hops:
         while todo and budget > 0:
             group = [todo.popleft() for _ in range(min(group_size, len(todo), budget))]
-            if len(group) == 1:
-                counts[_run_alone(*group[0])] += 1
-                budget -= 1
-            else:
-                result = run_group(group)
-                if result.failed is not None:
-                    # The failing delivery's attempt is counted (and backed off) as if it ran
-                    # alone; the others run again, first.
-                    failed_id, attempts_seen, exc, context = result.failed
-                    with message_context(**context):
-                        counts[_record_alone(failed_id, exc, attempts_seen)] += 1
-                    todo.extendleft(reversed([i for i in group if i[0] != failed_id]))
-                    budget -= 1
-                elif result.rolled_back:
-                    for delivery_id, expected_attempts in group:
-                        counts[_run_alone(delivery_id, expected_attempts)] += 1
-                    budget -= len(group)
-                else:
-                    counts[DeliveryResult.DONE] += result.ran
-                    counts[DeliveryResult.SKIPPED] += len(group) - result.ran
-                    budget -= len(group)
-            todo.extend((delivery_id, 0) for delivery_id in hops)
+            budget -= len(group)
+            error, requeued = _run_items(group, counts)
+            todo.extendleft(reversed(requeued))
+            budget += len(requeued)
+            todo.extend((delivery_id, 0, False) for delivery_id in hops)
             hops.clear()
+            if isinstance(error, SoftTimeLimitExceeded):
+                break
     if todo:
-        # Past the budget: hand the rest to the broker (one query reads their queues).
-        rows = Delivery.objects.filter(id__in=[i for i, _ in todo]).values_list(
+        # Past the budget or the time limit: hand the rest to the broker (one query reads
+        # their queues and counts).
+        rows = Delivery.objects.filter(id__in=[i for i, _, _ in todo]).values_list(
             "id", "queue", "attempts"
         )
         relay.send([(i, q) for i, q, _ in rows], attempts={i: n for i, _, n in rows})
     return counts
+
+
+def _run_items(
+    group: list[_Item], counts: dict[DeliveryResult, int]
+) -> tuple[BaseException | None, list[_Item]]:
+    """Charge the group's new deliveries and run them with the already charged ones; returns
+    the error that failed a delivery (if any) and the deliveries to run again first."""
+    charged = [(i, n) for i, n, was_charged in group if was_charged and n is not None]
+    fresh = [(i, n) for i, n, was_charged in group if not was_charged]
+    if fresh:
+        try:
+            charge = claims.charge(fresh, alone=len(group) == 1)
+        except Exception:
+            log.exception("%d deliveries could not be charged; left to the sweep", len(fresh))
+            connection.close_if_unusable_or_obsolete()
+            counts[DeliveryResult.SKIPPED] += len(fresh)
+            return None, []
+        counts[DeliveryResult.DEAD] += len(charge.dead)
+        counts[DeliveryResult.SKIPPED] += (len(fresh) - len(charge.charged) - len(charge.dead)
+                                    - len(charge.suspects))
+        # A suspect's last attempt lost its worker: it is charged and run alone, so if it
+        # kills this worker too, the rest of the group has already been kept.
+        sent_for = dict(fresh)
+        for suspect in charge.suspects:
+            outcome, error = _run_alone(suspect, sent_for[suspect])
+            counts[outcome] += 1
+            if isinstance(error, SoftTimeLimitExceeded):
+                pending = [(i, n, True) for i, n in charged]
+                return error, pending + [(i, charge.charged[i], True) for i, _ in fresh
+                                         if i in charge.charged]
+        charged += [(i, charge.charged[i]) for i, _ in fresh if i in charge.charged]
+    if not charged:
+        return None, []
+    if len(charged) == 1:
+        outcome, error = _finish_alone(*charged[0])
+        counts[outcome] += 1
+        return error, []
+    result = run_group(charged)
+    if result.failed is not None:
+        # The failing delivery's attempt is recorded (and backed off) as if it ran alone;
+        # the others run again, first, without a new charge.
+        failed_id, attempts_seen, exc, context = result.failed
+        with message_context(**context):
+            counts[_record_alone(failed_id, exc, attempts_seen)] += 1
+        return exc, [(i, n, True) for i, n in charged if i != failed_id]
+    if result.rolled_back:
+        for delivery_id, attempts in charged:
+            outcome, error = _finish_alone(delivery_id, attempts)
+            counts[outcome] += 1
+        return None, []
+    counts[DeliveryResult.DONE] += result.ran
+    counts[DeliveryResult.SKIPPED] += len(charged) - result.ran
+    return None, []

@@ -1,10 +1,12 @@
-"""A worker killed in the middle of a handler: its transaction dies with it, and the sweep
-brings the delivery to another worker, which completes it exactly once."""
+"""A worker killed in the middle of a handler: its transaction dies with it, the attempt it
+was charged for stays counted, and the sweep brings the delivery to another worker, which
+completes it exactly once."""
 
 from __future__ import annotations
 
 import pytest
 
+from outbox.claims import WORKER_LOST
 from outbox.models import Delivery
 from tests.conftest import wait_for
 from tests.probe.pings import OUTBOX_TEST_APPS, effect_count, ping
@@ -27,7 +29,9 @@ def test_a_worker_killed_mid_handler_leaves_nothing_and_another_completes_it_onc
     wait_for(lambda: not is_being_handled(delivery.id),
              message="the database to drop the dead worker's transaction")
     delivery.refresh_from_db()
-    assert (delivery.status, delivery.attempts) == ("pending", 0)
+    # The attempt was charged before the handler ran: a worker that dies still pays for it.
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.last_error.startswith(WORKER_LOST)
     assert effect_count("doomed") == 0, "the killed attempt's work must not survive"
 
     start_worker(concurrency=1)
@@ -36,4 +40,4 @@ def test_a_worker_killed_mid_handler_leaves_nothing_and_another_completes_it_onc
 
     delivery.refresh_from_db()
     assert effect_count("doomed") == 1
-    assert delivery.attempts == 1
+    assert delivery.attempts == 2

@@ -6,11 +6,13 @@ from outbox.contracts import event
 @event("probe.Pinged", version=2)
 @dataclass(frozen=True)
 class Pinged:
-    """`key` names the effect; `sleep` makes the handler slow (for kill tests)."""
+    """`key` names the effect; `sleep` makes the handler slow (for kill and hang tests);
+    `crash` makes it kill its own worker process (a poison delivery)."""
 
     key: str
     sleep: float = 0.0
     note: str = ""
+    crash: bool = False
 
 
 @event("probe.Ponged", version=1, terminal=True)

@@ -1,3 +1,5 @@
+import os
+import signal
 import time
 
 from django.db.models import F
@@ -24,5 +26,8 @@ def record_ping(event: Pinged, envelope: object) -> None:
         raise RuntimeError(f"probe {event.key} is broken")
     Effect.objects.get_or_create(key=event.key)
     Effect.objects.filter(key=event.key).update(count=F("count") + 1)
+    if event.crash:
+        # As a segfault or the out-of-memory killer would: no rollback, no ack, no goodbye.
+        os.kill(os.getpid(), signal.SIGKILL)
     if event.sleep:
         time.sleep(event.sleep)
