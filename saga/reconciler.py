@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -124,22 +125,31 @@ def _reconcile(sagas: list[OrderSaga], now: datetime, *, dry_run: bool, actor: s
     report = PassReport(examined=len(sagas))
     if not sagas:
         return report
-    observations = observe(sagas)
+    observations, failures = _observe_each(sagas)
     quiet: list[tuple[OrderSaga, dict]] = []
     flagged: list[ReconciliationAction] = []
     for saga in sagas:
-        verdict = decide(saga, observations[saga.order_id], now, force=force)
-        outcome = OrderReconciliation(saga.order_id, verdict)
+        if saga.order_id not in observations:
+            continue
+        try:
+            verdict = decide(saga, observations[saga.order_id], now, force=force)
+            outcome = OrderReconciliation(saga.order_id, verdict)
+            if dry_run:
+                outcome.actions = [apply_correction(saga, c, actor=actor, dry_run=True)
+                                   for c in verdict.corrections]
+            elif verdict.corrections:
+                outcome.actions = _settle(saga, verdict, now, actor)
+            else:  # only looked at: written with the others below
+                fields, attention = bookkeeping.after_pass(saga, verdict, now, acted=False)
+                quiet.append((saga, fields))
+                flagged += [attention] if attention else []
+        except Exception as exc:  # one saga's fault must not stop the pass
+            failures.append((saga, exc))
+            continue
         report.outcomes.append(outcome)
-        if dry_run:
-            outcome.actions = [apply_correction(saga, c, actor=actor, dry_run=True)
-                               for c in verdict.corrections]
-        elif verdict.corrections:
-            outcome.actions = _settle(saga, verdict, now, actor)
-        else:  # only looked at: written with the others below
-            fields, attention = bookkeeping.after_pass(saga, verdict, now, acted=False)
-            quiet.append((saga, fields))
-            flagged += [attention] if attention else []
+    if not dry_run:
+        for saga, exc in failures:
+            _record_error(saga, exc, now, "reconcile")
     if quiet:
         with transaction.atomic():
             written = bookkeeping.write_many(quiet)
@@ -195,12 +205,67 @@ def verify_converged(*, limit: int | None = None, now: datetime | None = None) -
                  .order_by(F("verified_at").asc(nulls_first=True))[:limit])
     if not sagas:
         return []
-    observations = observe(sagas)
-    reopened = [s for s in sagas if _drifted(s, observations[s.order_id])]
+    observations, failures = _observe_each(sagas)
+    reopened = []
+    for saga in sagas:
+        if saga.order_id not in observations:
+            continue
+        try:
+            if _drifted(saga, observations[saga.order_id]):
+                reopened.append(saga)
+        except Exception as exc:
+            failures.append((saga, exc))
+    # Every saga of the page counts as verified, the failed ones too (their errors are
+    # recorded below), so verification keeps advancing past a saga it cannot read.
     OrderSaga.objects.filter(order_id__in=[s.order_id for s in sagas]).update(verified_at=now)
     for saga in reopened:
-        _reopen(saga, observations[saga.order_id], now)
-    return [s.order_id for s in reopened]
+        try:
+            _reopen(saga, observations[saga.order_id], now)
+        except Exception as exc:
+            failures.append((saga, exc))
+    for saga, exc in failures:
+        _record_error(saga, exc, now, "verify")
+    failed = {saga.order_id for saga, _ in failures}
+    return [s.order_id for s in reopened if s.order_id not in failed]
+
+
+def _observe_each(
+    sagas: list[OrderSaga],
+) -> tuple[dict[str, Observation], list[tuple[OrderSaga, BaseException]]]:
+    """Observe the sagas in bulk; if that fails, one at a time, so a saga whose records
+    cannot be read (an undecodable event, say) costs only itself."""
+    try:
+        return observe(sagas), []
+    except Exception:
+        log.warning("observing %d sagas together failed; observing them one by one",
+                    len(sagas), exc_info=True)
+    observations: dict[str, Observation] = {}
+    failures: list[tuple[OrderSaga, BaseException]] = []
+    for saga in sagas:
+        try:
+            observations.update(observe([saga]))
+        except Exception as exc:
+            failures.append((saga, exc))
+    return observations, failures
+
+
+def _record_error(saga: OrderSaga, exc: BaseException, now: datetime, during: str) -> None:
+    """Record a saga that a pass could not handle (an operator sees why in its actions), and
+    look at it again only after the longest backoff: it will not mend itself sooner."""
+    log.error("%s of saga %s failed: %s: %s", during, saga.order_id, type(exc).__name__, exc,
+              exc_info=exc)
+    try:
+        with transaction.atomic():
+            ReconciliationAction.objects.create(
+                saga=saga, kind=f"{during}_failed", actor=RECONCILER,
+                reason=f"the {during} pass could not handle this saga: "
+                       f"{type(exc).__name__}: {exc}"[:2000],
+                evidence={"error": "".join(traceback.format_exception(exc))[-4000:]})
+            if during == "reconcile":
+                OrderSaga.objects.filter(order_id=saga.order_id).update(
+                    next_check_at=now + timedelta(seconds=settings.SAGA_BACKOFF_CAP_SECONDS))
+    except Exception:
+        log.exception("could not record the failure of saga %s", saga.order_id)
 
 
 def _drifted(saga: OrderSaga, obs: Observation) -> bool:
