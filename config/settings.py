@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from kombu import Exchange, Queue
 
 from config.logging import logging_config
 
@@ -109,7 +110,20 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The hot path's own statements (common/sql.py) are prepared on the server after this many
 # runs on a connection; 0 turns it off (behind a transaction-mode pooler such as PgBouncer).
 _prepare_after = env.int("DATABASE_PREPARE_THRESHOLD", default=2)
-DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = _prepare_after or None
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+_db_options["prepare_threshold"] = _prepare_after or None
+# Nothing waits for ever (web and worker alike): a connection attempt gives up, a statement is
+# cancelled, and a transaction left idle (a process stuck between two statements, with its row
+# locks) is ended by the server. 0 turns a limit off.
+_db_options["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=5)
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=30_000)
+DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS = env.int(
+    "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", default=60_000
+)
+_db_options["options"] = (
+    f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+    f" -c idle_in_transaction_session_timeout={DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+)
 # The simulated payment gateway and carrier keep their ledgers through a connection of their
 # own: like a real provider's, their records survive a rollback of our transaction.
 DATABASES["providers"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
@@ -205,6 +219,10 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery (at-least-once: the database, not the broker, is the record) ------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# A Redis that stops answering is noticed within seconds, not after the kernel's TCP timeout
+# (the broker's connections; the throttle cache below fails faster still).
+REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=5.0)
+REDIS_CONNECT_TIMEOUT_SECONDS = env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=1.0)
 # Throttle counters live in Redis, so every gunicorn process and thread shares them; while
 # Redis is down they count per process instead (config/throttle_cache.py).
 CACHES = {
@@ -223,12 +241,29 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_DEFAULT_QUEUE", default="outbox")
-# Longer than any delivery batch runs; the outbox sweep recovers lost messages much sooner.
+# The safety nets (sweep, reconciler, verification, pruning) have a queue of their own, so a
+# backlog of deliveries can never starve them; a worker started without -Q consumes both.
+MAINTENANCE_QUEUE = env("MAINTENANCE_QUEUE", default="maintenance")
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name)
+                      for name in (CELERY_TASK_DEFAULT_QUEUE, MAINTENANCE_QUEUE)]
+# Every task has a time limit below the broker's visibility timeout, so Redis never hands a
+# task that is still running to a second worker. The soft limit raises inside the task (a hung
+# delivery fails like an error and is retried); the hard one kills the worker process (the
+# delivery's attempt was charged before it ran, see outbox/claims.py).
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=CELERY_TASK_SOFT_TIME_LIMIT + 30)
+BROKER_VISIBILITY_TIMEOUT_SECONDS = env.int("BROKER_VISIBILITY_TIMEOUT_SECONDS", default=600)
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < BROKER_VISIBILITY_TIMEOUT_SECONDS:
+    raise environ.ImproperlyConfigured(
+        "need CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < "
+        "BROKER_VISIBILITY_TIMEOUT_SECONDS"
+    )
+# Longer than any task may run (above); the outbox sweep recovers lost messages much sooner.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 600,
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_SECONDS,
     # A broker that is down or black-holed costs a publish about a second, not a hung request.
-    "socket_connect_timeout": 1.0,
-    "socket_timeout": 5.0,
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
 }
 # Broker outages (DESIGN "Failure contract"): publishing on commit gives up fast (the rows are
 # committed; the sweep sends them once the broker is back), while workers and beat keep
@@ -256,6 +291,9 @@ CELERY_DB_REUSE_MAX = 1_000_000_000
 OUTBOX_SWEEP_GRACE_SECONDS = env.float("OUTBOX_SWEEP_GRACE_SECONDS", default=10.0)
 # After the sweep sends a delivery, it is not sent again for this long.
 OUTBOX_LEASE_SECONDS = env.float("OUTBOX_LEASE_SECONDS", default=30.0)
+# Deliveries per second the workers are assumed to drain: a sweep that sends a backlog leases
+# each chunk for the base lease plus the time to drain what it sent before it.
+OUTBOX_DRAIN_PER_SECOND = env.float("OUTBOX_DRAIN_PER_SECOND", default=100.0)
 OUTBOX_SWEEP_INTERVAL_SECONDS = env.float("OUTBOX_SWEEP_INTERVAL_SECONDS", default=2.0)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
 # Deliveries a worker runs in one transaction (one take, one commit); 1 runs each alone.
@@ -308,6 +346,8 @@ EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
 # A hung mail server holds the order's lock no longer than this (seconds).
 EMAIL_TIMEOUT = env.float("DJANGO_EMAIL_TIMEOUT", default=10.0)
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default="") or None
+# An SMTP server that stops answering fails the send after this long, not the worker.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="orders@example.com")
 
 # --- Logging: JSON lines in production, readable in development ---------------------------
@@ -348,13 +388,15 @@ RECONCILER_REQUIRE_APPROVAL_FOR_REFUNDS = env.bool(
 # --- Periodic tasks -------------------------------------------------------------------------
 # Beat (DatabaseScheduler) writes these into its tables each time it starts, so a changed
 # interval takes effect when beat restarts. Whole seconds, at least one: beat ticks once a
-# second. A run that could not start in time is not worth starting late, hence the expiry.
+# second. They run on the maintenance queue, so a backlog of deliveries cannot starve them. A
+# run that could not start in time is not worth starting late (the next one is on its way),
+# but one that waited a few intervals, or a minute, still is: hence the expiry.
 def _every(task: str, seconds: float) -> dict:
     every = max(1, round(seconds))
     return {
         "task": task,
         "schedule": float(every),
-        "options": {"queue": CELERY_TASK_DEFAULT_QUEUE, "expire_seconds": max(every * 5, 10)},
+        "options": {"queue": MAINTENANCE_QUEUE, "expire_seconds": max(every * 5, 60)},
     }
 
 

@@ -148,13 +148,22 @@ RETURNING d.id, d.queue, d.attempts
 """
 
 
-def claim_due(limit: int) -> list[tuple[int, str, int]]:
+def claim_due(limit: int, lease_seconds: float | None = None) -> list[tuple[int, str, int]]:
     """Lease up to `limit` due deliveries, as (id, queue, attempts): one statement, committed
     before anything is sent, so no lock is held during broker I/O and a concurrent sweeper
     skips what this one took."""
+    lease = settings.OUTBOX_LEASE_SECONDS if lease_seconds is None else lease_seconds
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [limit, settings.OUTBOX_LEASE_SECONDS])
+        cursor.execute(_CLAIM_SQL, [limit, lease])
         return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
+
+
+def lease_for(queued_before: int, claimed: int) -> float:
+    """The lease of a chunk the sweep sends behind `queued_before` others of the same sweep:
+    long enough for the workers to drain everything ahead of it and itself, so a backlog's
+    drain does not make the next sweeps send it all again."""
+    drain = (queued_before + claimed) / max(settings.OUTBOX_DRAIN_PER_SECOND, 1.0)
+    return settings.OUTBOX_LEASE_SECONDS + drain
 
 
 def sweep(
@@ -168,7 +177,8 @@ def sweep(
     total = 0
     claim_size = settings.OUTBOX_BATCH_SIZE * 10
     while total < max_deliveries:
-        claimed = claim_due(min(claim_size, max_deliveries - total))
+        limit = min(claim_size, max_deliveries - total)
+        claimed = claim_due(limit, lease_for(total, limit))
         if not claimed:
             break
         batch = [(delivery_id, queue) for delivery_id, queue, _ in claimed]

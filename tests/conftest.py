@@ -114,9 +114,11 @@ def start_worker(process_env: dict[str, str]) -> Iterator[Callable[..., Proc]]:
 
     def start(concurrency: int = 2, queues: str | None = None, **env: str) -> Proc:
         name = f"w{len(started)}-{uuid.uuid4().hex[:6]}"
+        # Every worker also serves the maintenance queue (sweep, reconciler), as in production.
+        served = f"{queues or settings.CELERY_TASK_DEFAULT_QUEUE},{settings.MAINTENANCE_QUEUE}"
         argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork",
                 "-c", str(concurrency), "-n", f"{name}@%h", "-Q",
-                queues or settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip",
+                served, "--without-gossip",
                 "--without-mingle", "--without-heartbeat", "-l", "INFO"]
         proc = Proc(argv, {**process_env, **env}, name, ready="ready.")
         started.append(proc)

@@ -37,7 +37,8 @@ def system(process_env: dict[str, str]) -> Iterator[Proc]:
            "OUTBOX_BACKOFF_BASE_SECONDS": str(BACKOFF_BASE),
            "OUTBOX_BACKOFF_CAP_SECONDS": str(BACKOFF_CAP)}
     worker = Proc([sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork",
-                   "-c", "1", "-n", "delivery-tests@%h", "-Q", QUEUE, "--without-gossip",
+                   "-c", "1", "-n", "delivery-tests@%h", "-Q", f"{QUEUE},maintenance",
+                   "--without-gossip",
                    "--without-mingle", "--without-heartbeat", "-l", "INFO"], env, "worker",
                   ready="ready.")
     beat = Proc([sys.executable, "-m", "celery", "-A", "config", "beat", "-S",

@@ -137,3 +137,29 @@ def test_the_scheduled_prune_uses_the_configured_retention(settings):
     assert tasks.prune() == 1
 
     assert list(Delivery.objects.values_list("id", flat=True)) == [ids[1]]
+
+
+def test_a_backlog_is_leased_for_its_drain_so_the_next_sweeps_do_not_send_it_again(settings):
+    """The lease grows with what the sweep has sent ahead of each chunk: once the base lease
+    has passed, the sweeps that follow send none of a backlog the workers are still draining."""
+    settings.OUTBOX_BATCH_SIZE = 20  # the sweep claims 200 at a time
+    settings.OUTBOX_LEASE_SECONDS = 0.5
+    settings.OUTBOX_DRAIN_PER_SECOND = 60  # 600 deliveries: 10 s to drain
+    pending_pings(600)
+    make_due()
+    sent: list[int] = []
+
+    def capture(batch: relay.Batch) -> None:
+        sent.extend(delivery_id for delivery_id, _ in batch)
+
+    relay.sweep(sender=capture)
+    assert sorted(sent) == sorted(set(sent)) and len(sent) == 600
+    time.sleep(1.0)  # past the base lease, well within the drain
+    relay.sweep(sender=capture)
+    relay.sweep(sender=capture)
+
+    assert len(sent) == 600, "a backlog still draining is not sent again"
+    last = Delivery.objects.order_by("-next_attempt_at").first()
+    first = Delivery.objects.order_by("next_attempt_at").first()
+    assert last is not None and first is not None
+    assert last.next_attempt_at - first.next_attempt_at >= timedelta(seconds=6)

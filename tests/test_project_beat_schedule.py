@@ -52,4 +52,4 @@ def test_a_beat_restart_applies_a_changed_interval(start_beat):
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         task = PeriodicTask.objects.get(name=name)
         assert task.task == entry["task"] and task.enabled
-        assert task.queue == settings.CELERY_TASK_DEFAULT_QUEUE
+        assert task.queue == entry["options"]["queue"] == settings.MAINTENANCE_QUEUE

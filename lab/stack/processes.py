@@ -168,7 +168,8 @@ class Stack:
         self.workers = [
             Proc(f"worker-{i}", [py, "-m", "celery", "-A", "config", "worker", "-P", "prefork",
                                  "-c", str(config.concurrency), "-n", f"harness-{i}@%h",
-                                 "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip",
+                                 "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},"
+                                 f"{settings.MAINTENANCE_QUEUE}", "--without-gossip",
                                  "--without-mingle", "--without-heartbeat", "-l", "INFO"],
                  log_dir / f"worker-{i}.log", _logged("ready."))
             for i in range(1, config.workers + 1)
