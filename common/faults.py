@@ -3,7 +3,8 @@
 
 The simulated gateway and carrier use the same dice, so a chaos run and a test exercise one
 code path: a fault fires with its rate's probability, and `slow_ms` delays an answer by up to
-that many milliseconds.
+that many milliseconds; past the caller's `timeout` the caller stops waiting, as a client's
+read timeout would, and the call fails with the provider's timeout error (outcome unknown).
 """
 
 from __future__ import annotations
@@ -46,8 +47,12 @@ class SimulatedFaults:
     def __init__(self, rates: Mapping[str, float] | None, *, known: Iterable[str], what: str,
                  rng: random.Random | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 log: logging.Logger | None = None, provider: str = "") -> None:
+                 log: logging.Logger | None = None, provider: str = "",
+                 timeout: float | None = None,
+                 timeout_error: Callable[[str], Exception] = TimeoutError) -> None:
         self.rates = known_rates(rates or {}, known, what)
+        self.timeout = timeout  # seconds the caller waits for an answer; None waits for ever
+        self.timeout_error = timeout_error
         self.provider = provider or what
         self.rng = rng or random.Random()
         self.sleep = sleep
@@ -62,11 +67,17 @@ class SimulatedFaults:
         return False
 
     def answer_slowly(self) -> None:
-        """Wait up to `slow_ms` milliseconds (uniformly drawn), when that fault is set."""
+        """Wait up to `slow_ms` milliseconds (uniformly drawn), when that fault is set; an
+        answer slower than `timeout` raises `timeout_error` once the timeout has passed."""
         slow_ms = self.rates.get("slow_ms", 0.0)
         if slow_ms > 0:
             self._announce("slow_ms")
-            self.sleep(self.rng.uniform(0, slow_ms) / 1000)
+            wait = self.rng.uniform(0, slow_ms) / 1000
+            if self.timeout is not None and wait > self.timeout:
+                self.sleep(self.timeout)
+                raise self.timeout_error(
+                    f"{self.provider} did not answer within {self.timeout}s")
+            self.sleep(wait)
 
     def _announce(self, fault: str) -> None:
         if self.log is not None:

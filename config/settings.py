@@ -324,6 +324,10 @@ OUTBOX_ASYNC_COMMIT = env.bool("OUTBOX_ASYNC_COMMIT", default=False)
 PAYMENTS_GATEWAY = env("PAYMENTS_GATEWAY", default="payments.gateway.simulated_gateway")
 SHIPPING_CARRIER = env("SHIPPING_CARRIER", default="shipping.carrier.simulated_carrier")
 PAYMENTS_FAULTS = env("PAYMENTS_FAULTS", default="")
+# How long a call to the payment gateway or the carrier may wait for an answer (a slow_ms
+# fault longer than this is a timeout). Handlers call providers inside their delivery's
+# transaction, so this also bounds how long such a call holds the delivery's row locks.
+PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)
 SHIPPING_FAULTS = env("SHIPPING_FAULTS", default="")
 INVENTORY_HOLD_SECONDS = env.int("INVENTORY_HOLD_SECONDS", default=900)
 # The expiry job: how often it runs, and how many holds one transaction expires.

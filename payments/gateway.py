@@ -17,8 +17,9 @@ a slow_ms upper bound on an answer's delay), so a chaos run and a test use one c
 from __future__ import annotations
 
 import random
+import time
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -122,9 +123,11 @@ def default_gateway() -> PaymentGateway:
 
 
 def simulated_gateway() -> PaymentGateway:
-    """The simulated provider, with the random faults of `settings.PAYMENTS_FAULTS`."""
+    """The simulated provider, with the random faults of `settings.PAYMENTS_FAULTS`, waited
+    for no longer than `settings.PROVIDER_TIMEOUT_SECONDS`."""
     return SimulatedGateway(parse_rates(settings.PAYMENTS_FAULTS, known=FAULT_NAMES,
-                                        what="payment"))
+                                        what="payment"),
+                            timeout=settings.PROVIDER_TIMEOUT_SECONDS)
 
 
 def _charge_of(entry: GatewayLedgerEntry) -> Charge:
@@ -138,8 +141,12 @@ def _refund_of(entry: GatewayLedgerEntry) -> Refund:
 
 class SimulatedGateway:
     def __init__(self, faults: Mapping[str, float] | None = None,
-                 rng: random.Random | None = None) -> None:
-        self.faults = SimulatedFaults(faults, known=FAULT_NAMES, what="payment", rng=rng)
+                 rng: random.Random | None = None, *, timeout: float | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.timeout = timeout  # seconds we wait for an answer; None waits for ever
+        self.faults = SimulatedFaults(faults, known=FAULT_NAMES, what="payment", rng=rng,
+                                      sleep=sleep, provider="payment provider",
+                                      timeout=timeout, timeout_error=GatewayTimeout)
 
     # --- the port ---------------------------------------------------------------------------
 

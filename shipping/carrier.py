@@ -84,9 +84,11 @@ def default_carrier() -> Carrier:
 
 
 def simulated_carrier() -> Carrier:
-    """The simulated carrier, with the random faults of `settings.SHIPPING_FAULTS`."""
+    """The simulated carrier, with the random faults of `settings.SHIPPING_FAULTS`, waited
+    for no longer than `settings.PROVIDER_TIMEOUT_SECONDS`."""
     return SimulatedCarrier(parse_rates(settings.SHIPPING_FAULTS, known=FAULT_NAMES,
-                                        what="shipping"))
+                                        what="shipping"),
+                            timeout=settings.PROVIDER_TIMEOUT_SECONDS)
 
 
 def _booking_of(entry: CarrierLedgerEntry) -> Booking:
@@ -105,9 +107,13 @@ class SimulatedCarrier:
         faults: Mapping[str, float] | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        *,
+        timeout: float | None = None,
     ) -> None:
+        self.timeout = timeout  # seconds we wait for an answer; None waits for ever
         self.faults = SimulatedFaults(faults, known=FAULT_NAMES, what="shipping", rng=rng,
-                                      sleep=sleep, log=log, provider="carrier")
+                                      sleep=sleep, log=log, provider="carrier",
+                                      timeout=timeout, timeout_error=CarrierTimeout)
 
     def book(self, idempotency_key: str, address: Address, *, order_id: str = "") -> Booking:
         self.faults.answer_slowly()

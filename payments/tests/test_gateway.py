@@ -15,6 +15,7 @@ from payments.gateway import (
     GatewayTimeout,
     PaymentRefused,
     SimulatedGateway,
+    default_gateway,
 )
 from payments.models import GatewayCall, GatewayLedgerEntry
 
@@ -169,3 +170,17 @@ def test_the_ledger_survives_a_rollback_of_the_callers_transaction(order_id):
     assert [c.entry_id for c in charges(order_id)] == [charge.charge_id]
     # ... and what the caller sees on its own connection, once the provider answered.
     assert GatewayLedgerEntry.objects.filter(order_id=order_id).count() == 1
+
+
+def test_a_gateway_slower_than_the_timeout_is_a_timeout_after_the_timeout(order_id):
+    waits: list[float] = []
+    gateway = SimulatedGateway({"slow_ms": 60_000}, rng=random.Random(7), timeout=0.05,
+                               sleep=waits.append)
+    with pytest.raises(GatewayTimeout):
+        gateway.charge(key_of(order_id), Decimal("10.00"), "tok_ok", order_id=order_id)
+    assert waits == [0.05]
+
+
+def test_the_default_gateway_waits_no_longer_than_the_provider_timeout(settings):
+    settings.PROVIDER_TIMEOUT_SECONDS = 3.5
+    assert default_gateway().timeout == 3.5

@@ -120,3 +120,17 @@ def test_fault_rates_come_from_settings_and_misspelt_names_are_refused(settings,
     settings.SHIPPING_FAULTS = "error=1"
     with pytest.raises(CarrierError):
         default_carrier().book(key, ADDRESS)
+
+
+def test_a_carrier_slower_than_the_timeout_is_a_timeout_after_the_timeout(key):
+    waits: list[float] = []
+    carrier = SimulatedCarrier({"slow_ms": 60_000}, rng=random.Random(7), sleep=waits.append,
+                               timeout=0.05)
+    with pytest.raises(CarrierTimeout):
+        carrier.book(key, ADDRESS, order_id=uuid.uuid4().hex)
+    assert waits == [0.05]
+
+
+def test_the_default_carrier_waits_no_longer_than_the_provider_timeout(settings):
+    settings.PROVIDER_TIMEOUT_SECONDS = 3.5
+    assert default_carrier().timeout == 3.5
