@@ -95,7 +95,7 @@ def run_group(items: list[tuple[int, int]]) -> GroupRun:
                 _handle(handler, env, context)
             current = None
     except Exception as exc:
-        connection.close_if_unusable_or_obsolete()
+        _drop_if_broken()
         if current is None:
             if len(items) > 1:
                 log.info("a group of %d deliveries rolled back (%s: %s); running them one "
@@ -110,6 +110,13 @@ def run_group(items: list[tuple[int, int]]) -> GroupRun:
         delivery_id, attempts_seen, context = current
         return GroupRun(rolled_back=True, failed=(delivery_id, attempts_seen, exc, context))
     return GroupRun(ran=len(taken))
+
+
+def _drop_if_broken() -> None:
+    """After a failure, replace a broken connection; not inside a caller's transaction (a
+    test's, or a command's), which closing would end."""
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
 
 
 def _log_context(handler: str, env: Envelope) -> dict[str, str]:
@@ -153,7 +160,7 @@ def _run_alone(
     except Exception:
         # The database went away? Leave this delivery to the sweep, get a fresh connection.
         log.exception("delivery %s could not be charged", delivery_id)
-        connection.close_if_unusable_or_obsolete()
+        _drop_if_broken()
         return DeliveryResult.SKIPPED, None
     if charge.dead:
         return DeliveryResult.DEAD, None
@@ -188,7 +195,7 @@ def _record_alone(delivery_id: int, exc: BaseException, attempts_seen: int) -> D
         return record_failure(delivery_id, exc, attempts_seen)
     except Exception:
         log.exception("the failure of delivery %s could not be recorded", delivery_id)
-        connection.close_if_unusable_or_obsolete()
+        _drop_if_broken()
         return DeliveryResult.SKIPPED
 
 
@@ -279,7 +286,7 @@ def _run_items(
             charge = claims.charge(fresh, alone=len(group) == 1)
         except Exception:
             log.exception("%d deliveries could not be charged; left to the sweep", len(fresh))
-            connection.close_if_unusable_or_obsolete()
+            _drop_if_broken()
             counts[DeliveryResult.SKIPPED] += len(fresh)
             return None, []
         counts[DeliveryResult.DEAD] += len(charge.dead)

@@ -67,7 +67,7 @@ def test_appended_rows_carry_ids_versions_and_metadata():
     stored = list(Event.objects.filter(stream_id="p1").order_by("version"))
     assert [r.id for r in rows] == [r.id for r in stored]
     assert [r.version for r in stored] == [1, 2]
-    assert stored[1].payload == {"key": "b", "sleep": 0.0, "note": "n"}
+    assert stored[1].payload == {"key": "b", "sleep": 0.0, "note": "n", "crash": False}
     assert stored[0].metadata == {"correlation_id": "order-1", "causation_id": "42",
                                   "actor": "test"}
     assert {d.event_id for d in Delivery.objects.all()} == {r.id for r in rows}
