@@ -15,11 +15,11 @@ from saga.models import OrderSaga, ReconciliationAction
 from tests.saga_world import (
     catalogue_fixture,  # noqa: F401
     customer_fixture,  # noqa: F401
-    drain,
     place,
     providers_closed,  # noqa: F401
     saga,
 )
+from tests.support.delivery import drain
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "providers"])
 
