@@ -1,6 +1,7 @@
 """Settings from the environment (12-factor); defaults work on a developer machine."""
 
 import importlib.util
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -301,6 +302,9 @@ OUTBOX_GROUP_SIZE = env.int("OUTBOX_GROUP_SIZE", default=50)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 OUTBOX_BACKOFF_BASE_SECONDS = env.float("OUTBOX_BACKOFF_BASE_SECONDS", default=0.5)
 OUTBOX_BACKOFF_CAP_SECONDS = env.float("OUTBOX_BACKOFF_CAP_SECONDS", default=300.0)
+# A delivery waiting out a provider outage (outbox/outages.py) is retried at least this often,
+# so the step resumes within this long of the provider's return.
+OUTBOX_RETRY_LATER_CAP_SECONDS = env.float("OUTBOX_RETRY_LATER_CAP_SECONDS", default=30.0)
 OUTBOX_PRUNE_AFTER_DAYS = env.float("OUTBOX_PRUNE_AFTER_DAYS", default=7.0)
 OUTBOX_PRUNE_BATCH = env.int("OUTBOX_PRUNE_BATCH", default=5000)
 # Bounded growth (README, "Retention"): 0 turns a job off. The event store is kept whole
@@ -329,6 +333,10 @@ PAYMENTS_FAULTS = env("PAYMENTS_FAULTS", default="")
 # transaction, so this also bounds how long such a call holds the delivery's row locks.
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)
 SHIPPING_FAULTS = env("SHIPPING_FAULTS", default="")
+# A simulated outage: the gateway refuses every charge and refund (GatewayError) for this many
+# seconds after the process started (0: none). Tests and chaos runs use it.
+PAYMENTS_OUTAGE_SECONDS = env.float("PAYMENTS_OUTAGE_SECONDS", default=0.0)
+PAYMENTS_OUTAGE_ENDS_AT = time.time() + PAYMENTS_OUTAGE_SECONDS if PAYMENTS_OUTAGE_SECONDS else 0.0
 INVENTORY_HOLD_SECONDS = env.int("INVENTORY_HOLD_SECONDS", default=900)
 # The expiry job: how often it runs, and how many holds one transaction expires.
 INVENTORY_EXPIRY_INTERVAL_SECONDS = env.float("INVENTORY_EXPIRY_INTERVAL_SECONDS", default=30.0)
@@ -366,6 +374,10 @@ SAGA_STEP_DEADLINE_SECONDS = env.float("SAGA_STEP_DEADLINE_SECONDS", default=30.
 SAGA_STEP_RETRIES = env.int("SAGA_STEP_RETRIES", default=3)
 # A saga not converged this long after it started needs a person.
 SAGA_BUDGET_SECONDS = env.float("SAGA_BUDGET_SECONDS", default=900.0)
+# A forward step whose provider is down (a transient error or timeout) waits and retries for
+# this long from when the step started; only then is the order compensated.
+SAGA_PROVIDER_OUTAGE_BUDGET_SECONDS = env.float("SAGA_PROVIDER_OUTAGE_BUDGET_SECONDS",
+                                                default=900.0)
 SAGA_RECONCILE_INTERVAL_SECONDS = env.float("SAGA_RECONCILE_INTERVAL_SECONDS", default=5.0)
 SAGA_RECONCILE_BATCH = env.int("SAGA_RECONCILE_BATCH", default=200)
 # Capped exponential backoff between the reconciler's visits to one saga.

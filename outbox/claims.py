@@ -34,16 +34,19 @@ _CHARGE_SQL = """
 WITH wanted AS (
     SELECT * FROM unnest(%(ids)s::bigint[], %(attempts)s::integer[]) AS w(id, attempts)
 ), locked AS MATERIALIZED (
-    SELECT d.id, d.attempts, d.last_error LIKE %(lost_like)s AS suspect
+    SELECT d.id, d.attempts, d.last_error LIKE %(lost_like)s AS suspect,
+           -- Out of attempts with the last one lost with its worker. (A delivery past the
+           -- limit otherwise is waiting out an outage, outbox/outages.py: it goes on.)
+           d.attempts >= %(max)s AND d.last_error LIKE %(lost_like)s AS spent
     FROM outbox_delivery AS d JOIN wanted AS w ON w.id = d.id
     WHERE d.status = 'pending' AND (w.attempts < 0 OR d.attempts = w.attempts)
     FOR UPDATE OF d SKIP LOCKED
 ){async_commit}, charged AS (
     UPDATE outbox_delivery AS d
-    SET attempts = CASE WHEN d.attempts >= %(max)s THEN d.attempts ELSE d.attempts + 1 END,
-        status = CASE WHEN d.attempts >= %(max)s THEN 'dead' ELSE 'pending' END,
+    SET attempts = CASE WHEN locked.spent THEN d.attempts ELSE d.attempts + 1 END,
+        status = CASE WHEN locked.spent THEN 'dead' ELSE 'pending' END,
         next_attempt_at = now() + make_interval(secs => %(lease)s),
-        last_error = CASE WHEN d.attempts >= %(max)s
+        last_error = CASE WHEN locked.spent
             THEN %(lost)s || ': its worker died or hung in each of ' || d.attempts
                  || ' attempts' || E'\\n' || d.last_error
             ELSE %(lost)s || ' during attempt ' || (d.attempts + 1) END

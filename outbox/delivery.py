@@ -3,7 +3,9 @@ its row, skip it if done, run the handler, mark it done, one commit.
 
 A handler error rolls the handler's work back; the failure is then recorded in its own
 transaction with a retry time (capped exponential backoff, full jitter) or, for a
-`PermanentError` or once attempts run out, the delivery is dead.
+`PermanentError` or once attempts run out, the delivery is dead. A `RetryLater` (a provider
+outage, outbox/outages.py) is retried with a capped backoff until its deadline, whatever the
+attempts.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from common.message_context import message_context
 from outbox import claims, registry, relay
 from outbox.envelope import Envelope
 from outbox.models import Delivery
+from outbox.outages import OUTAGE_MARK, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +207,12 @@ def record_failure(
 ) -> DeliveryResult:
     """Schedule the next attempt of a failed one (already counted by its charge), or make
     the delivery dead. Nothing is recorded if another run has charged the delivery again
-    since `attempts_seen`."""
-    error = "".join(traceback.format_exception(exc))[-4000:]
+    since `attempts_seen`. A `RetryLater` before its deadline is never dead: it waits out
+    the outage with a backoff capped at OUTBOX_RETRY_LATER_CAP_SECONDS."""
+    waiting = isinstance(exc, RetryLater) and timezone.now() < exc.until
+    error = "".join(traceback.format_exception(exc))[-3500:]
+    if waiting:
+        error = f"{OUTAGE_MARK}{exc.until.isoformat()}: {exc}\n{error}"
     with transaction.atomic():
         row = Delivery.objects.select_for_update().filter(id=delivery_id).first()
         if row is None or row.status != Delivery.Status.PENDING:
@@ -213,13 +220,16 @@ def record_failure(
         if attempts_seen is not None and row.attempts != attempts_seen:
             return DeliveryResult.SKIPPED
         row.last_error = error
-        if isinstance(exc, PermanentError) or row.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        if isinstance(exc, PermanentError) or (
+                row.attempts >= settings.OUTBOX_MAX_ATTEMPTS and not waiting):
             row.status = Delivery.Status.DEAD
             row.save(update_fields=["last_error", "status"])
             log.error("delivery %s to %s is dead after %d attempts: %s",
                       row.id, row.handler, row.attempts, exc)
             return DeliveryResult.DEAD
         delay = backoff(row.attempts)
+        if waiting:
+            delay = min(delay, random.uniform(0, settings.OUTBOX_RETRY_LATER_CAP_SECONDS))
         row.next_attempt_at = timezone.now() + timedelta(seconds=delay)
         row.save(update_fields=["last_error", "next_attempt_at"])
         log.warning("delivery %s to %s failed (attempt %d), retry in %.3fs: %s",
