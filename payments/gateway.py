@@ -127,7 +127,8 @@ def simulated_gateway() -> PaymentGateway:
     for no longer than `settings.PROVIDER_TIMEOUT_SECONDS`."""
     return SimulatedGateway(parse_rates(settings.PAYMENTS_FAULTS, known=FAULT_NAMES,
                                         what="payment"),
-                            timeout=settings.PROVIDER_TIMEOUT_SECONDS)
+                            timeout=settings.PROVIDER_TIMEOUT_SECONDS,
+                            outage_ends_at=settings.PAYMENTS_OUTAGE_ENDS_AT)
 
 
 def _charge_of(entry: GatewayLedgerEntry) -> Charge:
@@ -142,8 +143,11 @@ def _refund_of(entry: GatewayLedgerEntry) -> Refund:
 class SimulatedGateway:
     def __init__(self, faults: Mapping[str, float] | None = None,
                  rng: random.Random | None = None, *, timeout: float | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 outage_ends_at: float = 0.0) -> None:
         self.timeout = timeout  # seconds we wait for an answer; None waits for ever
+        # Until this time (epoch seconds) every charge and refund fails: a provider outage.
+        self.outage_ends_at = outage_ends_at
         self.faults = SimulatedFaults(faults, known=FAULT_NAMES, what="payment", rng=rng,
                                       sleep=sleep, provider="payment provider",
                                       timeout=timeout, timeout_error=GatewayTimeout)
@@ -159,6 +163,7 @@ class SimulatedGateway:
         if chaos and self.faults.fires("error"):
             self._log(op, idempotency_key, GatewayCall.Answer.ERROR, "random fault")
             raise GatewayError("payment provider unavailable")
+        self._down_in_an_outage(op, idempotency_key)
         existing = self._original(GatewayLedgerEntry.Kind.CHARGE, idempotency_key)
         if existing is not None:
             return _charge_of(self._replay(op, existing, amount))
@@ -197,6 +202,7 @@ class SimulatedGateway:
         if self.faults.fires("error"):
             self._log(op, idempotency_key, GatewayCall.Answer.ERROR, "random fault")
             raise GatewayError("payment provider unavailable")
+        self._down_in_an_outage(op, idempotency_key)
         existing = self._original(GatewayLedgerEntry.Kind.REFUND, idempotency_key)
         if existing is not None:
             if existing.refunded_charge_id != charge_id:
@@ -278,6 +284,13 @@ class SimulatedGateway:
     def _calls(self, op: str, idempotency_key: str) -> QuerySet[GatewayCall]:
         return GatewayCall.objects.using(PROVIDERS_DB).filter(
             operation=op, idempotency_key=idempotency_key)
+
+    def _down_in_an_outage(self, op: str, idempotency_key: str) -> None:
+        # Only the calls that move money: the list and look-up calls the reconciler and the
+        # audit read through stay up, as a provider's reporting API often does.
+        if time.time() < self.outage_ends_at:
+            self._log(op, idempotency_key, GatewayCall.Answer.ERROR, "outage")
+            raise GatewayError("payment provider unavailable (outage)")
 
     def _log(self, op: str, idempotency_key: str, outcome: str, detail: str = "") -> None:
         sql.insert(GatewayCall(operation=op, idempotency_key=idempotency_key, outcome=outcome,

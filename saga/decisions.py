@@ -5,8 +5,10 @@ nobody asked for, record a charge whose answer was lost); undo what a cancelled 
 holds (hold, booking, capture); re-request a hold missing on an order going forward; correct a
 confirmed order forward (saga.forward); then, for
 a stalled step, retry it (re-send lost messages, replay dead ones, re-request the step) or,
-past its retries, compensate (cancel before the pivot) or ask a person. Every decision carries
-its reason in plain words and the evidence (observed vs desired).
+past its retries, compensate (cancel before the pivot) or ask a person. A step whose provider is
+down waits the outage out while its budget lasts (neither retried nor compensated: its delivery
+retries by itself), and is compensated once the budget is spent. Every decision carries its
+reason in plain words and the evidence (observed vs desired).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from orders.events import OrderCancellationRequested, OrderStatus, OrderViewRepa
 from outbox import deadletters, registry
 from outbox.contracts import DomainEvent
 from outbox.models import Delivery
+from outbox.outages import OUTAGE_MARK, OUTAGE_SPENT
 from payments.events import ExtraChargeRefundRequested, PaymentSettlementRequested
 from saga import desired, steps
 from saga.corrections import Correction, send_again
@@ -192,6 +195,8 @@ class _Decision:
                    if d.status == Delivery.Status.PENDING and d.next_attempt_at <= now]
         dead = [d for d in obs.deliveries if d.status == Delivery.Status.DEAD]
         forward = not self.cancelled
+        if self.waiting_out_an_outage(step, forward):
+            return
         if saga.step_retries >= settings.SAGA_STEP_RETRIES:
             if forward and step in steps.BEFORE_PIVOT:
                 self.correct("compensate", f"the {_words(step)} step did not complete after "
@@ -243,6 +248,30 @@ class _Decision:
                          command=OrderCancellationRequested(saga.order_id, self.reason, "saga"))
         else:
             self.verdict.retried_step = False  # nothing to retry: the budget decides
+
+
+    def waiting_out_an_outage(self, step: str, forward: bool) -> bool:
+        """A delivery of the step waits out a provider outage: leave it be while the step's
+        outage budget lasts; once spent, compensate a forward step before the pivot at once
+        (its retries would only meet the same outage). True when nothing else is to be done."""
+        saga, now = self.saga, self.now
+        waiting = [d for d in self.obs.deliveries if d.status == Delivery.Status.PENDING
+                   and (d.last_error or "").startswith(OUTAGE_MARK)]
+        spent = [d for d in self.obs.deliveries if d.status == Delivery.Status.DEAD
+                 and OUTAGE_SPENT in (d.last_error or "")]
+        started = saga.step_started_at or saga.started_at
+        budget = timedelta(seconds=settings.SAGA_PROVIDER_OUTAGE_BUDGET_SECONDS)
+        if waiting and now < started + budget:
+            return True
+        if (waiting or spent) and forward and step in steps.BEFORE_PIVOT:
+            self.correct("compensate", f"the {_words(step)} step's provider was unavailable "
+                         f"for its whole outage budget ({_duration(budget)}); the order is "
+                         "cancelled and its completed steps undone", subject=step,
+                         command=OrderCancellationRequested(
+                             saga.order_id, f"could not {_words(step)}: provider unavailable",
+                             "saga"))
+            return True
+        return False
 
 
 def _judge(saga: OrderSaga, seen: desired.Observed, now: datetime, verdict: Verdict) -> None:
