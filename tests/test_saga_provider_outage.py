@@ -51,12 +51,13 @@ def start(start_worker, start_beat, **env: str) -> None:
 
 def test_an_outage_within_the_budget_is_waited_out_and_every_order_confirmed(
         catalogue, customer, start_worker, start_beat):
-    start(start_worker, start_beat, PAYMENTS_OUTAGE_SECONDS="20",
-          SAGA_PROVIDER_OUTAGE_BUDGET_SECONDS="300")
+    # Placed first, so their charges meet the outage, which starts with the worker.
     order_ids = [place(customer) for _ in range(ORDERS)]
+    start(start_worker, start_beat, PAYMENTS_OUTAGE_SECONDS="25",
+          SAGA_PROVIDER_OUTAGE_BUDGET_SECONDS="300")
 
     # The gateway refuses the charges while it is down...
-    wait_for(lambda: outage_answers() >= 2 * ORDERS, timeout=30, message="the outage to bite")
+    wait_for(lambda: outage_answers() >= ORDERS, timeout=30, message="the outage to bite")
     # ... and the orders wait: every one is confirmed once it is back.
     wait_for(lambda: statuses(order_ids) == ["confirmed"] * ORDERS, timeout=120, interval=0.5,
              message=f"every order confirmed (now {statuses(order_ids)})")
@@ -74,9 +75,9 @@ def test_an_outage_within_the_budget_is_waited_out_and_every_order_confirmed(
 
 def test_an_outage_past_the_budget_compensates_the_orders(
         catalogue, customer, start_worker, start_beat):
+    order_ids = [place(customer) for _ in range(ORDERS)]
     start(start_worker, start_beat, PAYMENTS_OUTAGE_SECONDS="600",
           SAGA_PROVIDER_OUTAGE_BUDGET_SECONDS="6")
-    order_ids = [place(customer) for _ in range(ORDERS)]
 
     wait_for(lambda: statuses(order_ids) == ["cancelled"] * ORDERS, timeout=90, interval=0.5,
              message=f"every order cancelled (now {statuses(order_ids)})")
