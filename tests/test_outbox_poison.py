@@ -6,11 +6,11 @@ error and is retried."""
 from __future__ import annotations
 
 import pytest
+from celery import current_app
 
 from outbox import relay
 from outbox.claims import WORKER_LOST
 from outbox.models import Delivery
-from outbox.tasks import deliver
 from tests.conftest import wait_for
 from tests.probe.pings import OUTBOX_TEST_APPS, effect_count, ping
 
@@ -64,9 +64,10 @@ def test_a_delivery_that_hangs_past_the_soft_time_limit_fails_and_is_retried(
     limits = {"CELERY_TASK_SOFT_TIME_LIMIT": "2", "CELERY_TASK_TIME_LIMIT": "30"}
     worker = start_worker(concurrency=1, OUTBOX_MAX_ATTEMPTS="2", **limits)
     # A task's time limits travel in its message, from the sender's settings (this process
-    # sends the first message; the worker sends the retry).
-    monkeypatch.setattr(deliver, "soft_time_limit", 2)
-    monkeypatch.setattr(deliver, "time_limit", 30)
+    # sends the first message, by task name, so from the app's configuration; the worker
+    # sends the retry).
+    monkeypatch.setitem(current_app.conf, "task_soft_time_limit", 2)
+    monkeypatch.setitem(current_app.conf, "task_time_limit", 30)
     with relay.suppressed():
         hung = ping("hung", sleep=60.0)
         after = ping("after-the-hung-one")
