@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from inventory.models import Reservation, ReservationSnapshot, Stock
 from orders.models import OrderView
@@ -214,12 +213,13 @@ def test_a_saga_that_cannot_converge_is_flagged_with_its_reason(
     assert checks[5].ok, "a saga needing attention with a reason is not silently stuck"
 
 
+# Beat writes CELERY_BEAT_SCHEDULE, built from these settings, into its tables as it starts.
+EVERY_SECOND = {"SAGA_VERIFY_INTERVAL_SECONDS": "1", "SAGA_RECONCILE_INTERVAL_SECONDS": "1"}
+
+
 def test_beat_and_the_worker_close_a_gap_with_nobody_calling_the_reconciler(
-        catalogue, customer, fast_saga, start_worker, beat, broker):
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
-    for task in PeriodicTask.objects.filter(task__in=["saga.verify", "saga.reconcile"]):
-        task.interval = every_second
-        task.save()  # saved one by one, so the running beat notices the change
+        catalogue, customer, fast_saga, start_worker, start_beat, broker):
+    start_beat(**EVERY_SECOND)
     start_worker(**fast_saga)
     order_id = place(customer)
     settled(order_id)
@@ -232,11 +232,8 @@ def test_beat_and_the_worker_close_a_gap_with_nobody_calling_the_reconciler(
 
 
 def test_beat_and_the_worker_book_again_a_shipment_the_carrier_cancelled(
-        catalogue, customer, fast_saga, start_worker, beat, broker):
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period="seconds")
-    for task in PeriodicTask.objects.filter(task__in=["saga.verify", "saga.reconcile"]):
-        task.interval = every_second
-        task.save()
+        catalogue, customer, fast_saga, start_worker, start_beat, broker):
+    start_beat(**EVERY_SECOND)
     start_worker(**fast_saga)
     order_id = place(customer)
     settled(order_id)
