@@ -15,7 +15,8 @@ from outbox.models import Event
 
 from .conftest import order_body, written
 
-pytestmark = pytest.mark.django_db
+# The answer's saga block reads the providers' books too.
+pytestmark = pytest.mark.django_db(databases=["default", "providers"])
 
 
 def test_placing_an_order_answers_202_with_the_priced_order_and_its_location(alice, catalogue):
