@@ -63,11 +63,13 @@ def test_a_delivery_that_hangs_past_the_soft_time_limit_fails_and_is_retried(
 ):
     limits = {"CELERY_TASK_SOFT_TIME_LIMIT": "2", "CELERY_TASK_TIME_LIMIT": "30"}
     worker = start_worker(concurrency=1, OUTBOX_MAX_ATTEMPTS="2", **limits)
-    # A task's time limits travel in its message, from the sender's settings (this process
-    # sends the first message, by task name, so from the app's configuration; the worker
-    # sends the retry).
-    monkeypatch.setitem(current_app.conf, "task_soft_time_limit", 2)
-    monkeypatch.setitem(current_app.conf, "task_time_limit", 30)
+    # A task's time limits travel in its message, from the sender's registered task (this
+    # process sends the first message; the worker sends the retry). Celery caches a task's
+    # send options on first use, so the cache goes too.
+    task = current_app.tasks[relay.DELIVER_TASK]
+    monkeypatch.setattr(task, "soft_time_limit", 2)
+    monkeypatch.setattr(task, "time_limit", 30)
+    monkeypatch.setattr(task, "_exec_options", None)
     with relay.suppressed():
         hung = ping("hung", sleep=60.0)
         after = ping("after-the-hung-one")
