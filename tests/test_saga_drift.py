@@ -192,10 +192,13 @@ def test_a_deleted_hold_on_an_order_going_forward_is_requested_again(
 
 
 def test_a_saga_that_cannot_converge_is_flagged_with_its_reason(
-        catalogue, customer, fast_saga, start_worker, broker):
+        catalogue, customer, fast_saga, start_worker, broker, settings):
     # The gateway fails every refund (a random fault at rate 1; test tokens are spared it, so
     # the charge goes through), and the carrier refuses the address: no refund can happen.
-    start_worker(PAYMENTS_FAULTS="error=1", OUTBOX_MAX_ATTEMPTS="2", **fast_saga)
+    # The outage outlasts its one-second budget, so the refund stops waiting it out.
+    settings.SAGA_PROVIDER_OUTAGE_BUDGET_SECONDS = 1
+    start_worker(PAYMENTS_FAULTS="error=1", OUTBOX_MAX_ATTEMPTS="2",
+                 SAGA_PROVIDER_OUTAGE_BUDGET_SECONDS="1", **fast_saga)
     order_id = place(customer, token="tok_lost_response", address=REFUSED)
     wait_for(lambda: saga(order_id).current_step == "refund_payment", timeout=30,
              message="the refund step")
