@@ -26,6 +26,7 @@ from inventory.events import (
     StockReleased,
     StockReservationFailed,
     StockReserved,
+    StockRowRepaired,
 )
 from inventory.models import Product, Reservation, Stock
 from inventory.stock import StockMove, move_all, moves_of
@@ -94,6 +95,12 @@ def project_product(event: ProductAdded, env: Envelope) -> None:
 @projects(GoodsReceived)
 def project_goods_received(event: GoodsReceived, env: Envelope) -> None:
     move_all(moves_of(event))
+
+
+@projects(StockRowRepaired)
+def project_stock_row_repaired(event: StockRowRepaired, env: Envelope) -> None:
+    # The one absolute write to a stock row: the repair's figures are what the events say.
+    Stock.objects.filter(sku_id=event.sku).update(on_hand=event.on_hand, held=event.held)
 
 
 @projects(*RESERVATION_EVENTS)

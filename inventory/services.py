@@ -147,8 +147,7 @@ def repair_stock_row(sku: str, reason: str, *, actor: str | None = None) -> list
         events: list[DomainEvent] = [StockRowRepaired(
             sku=sku, on_hand_before=row.on_hand, held_before=row.held,
             on_hand=rebuilt.on_hand, held=rebuilt.held, reason=reason)]
-        products.save(product, events, actor=actor)
-        Stock.objects.filter(sku_id=sku).update(on_hand=rebuilt.on_hand, held=rebuilt.held)
+        products.save(product, events, actor=actor)  # its projector rewrites the row
     return events
 
 
